@@ -44,3 +44,20 @@ export function isAbortError(error: unknown): boolean {
   return error instanceof DOMException &&
     (error.name === "AbortError" || error.name === "TimeoutError");
 }
+
+/**
+ * Wait for `promise`, but stop waiting when `signal` aborts (the work itself goes on).
+ *
+ * @param promise Shared work.
+ * @param signal Ends this caller's wait.
+ * @returns What `promise` resolves to.
+ * @throws The abort reason when `signal` aborts first.
+ */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

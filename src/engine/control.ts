@@ -1,0 +1,85 @@
+/**
+ * Run-time requests to a running daemon (`sgevents state skip`, `state forget`,
+ * `plugins resume`): appended as JSON lines to `<state_file>.requests`, applied by the
+ * daemon between batches, and acknowledged in the state file (`applied`), so a command
+ * never edits state under a running daemon's feet.
+ *
+ * Why a file and not a socket: it needs no port, works the same in containers that share
+ * only the state volume, and a line appended with O_APPEND is atomic.
+ *
+ * @module
+ */
+
+/** One request. */
+export interface ControlRequest {
+  readonly id: string;
+  readonly op: "skip" | "forget" | "resume";
+  /** Plugin names, or "all". */
+  readonly plugins: readonly string[] | "all";
+  /** For skip: the new cursor, or "latest". */
+  readonly to?: number | "latest";
+}
+
+/** An acknowledgement as stored in the state file's `applied` list: `id` or `id error...`. */
+export function ackLine(id: string, error: string | null): string {
+  return error ? `${id} ${error}` : id;
+}
+
+/**
+ * The requests file of a state file.
+ *
+ * @param stateFile The state file.
+ * @returns Its requests file path.
+ */
+export function requestsFile(stateFile: string): string {
+  return `${stateFile}.requests`;
+}
+
+/**
+ * Append a request for the daemon holding `stateFile`.
+ *
+ * @param stateFile The state file.
+ * @param request What to do (its id must be unique).
+ */
+export async function sendRequest(stateFile: string, request: ControlRequest): Promise<void> {
+  await Deno.writeTextFile(requestsFile(stateFile), JSON.stringify(request) + "\n", {
+    append: true,
+    create: true,
+  });
+}
+
+/**
+ * The requests not yet applied.
+ *
+ * @param stateFile The state file.
+ * @param applied Acknowledgement lines already in the state.
+ * @returns Pending requests, oldest first; malformed lines are returned as errors.
+ */
+export async function pendingRequests(
+  stateFile: string,
+  applied: readonly string[],
+): Promise<{ requests: ControlRequest[]; malformed: string[] }> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(requestsFile(stateFile));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { requests: [], malformed: [] };
+    throw error;
+  }
+  const done = new Set(applied.map((line) => line.split(" ", 1)[0]));
+  const requests: ControlRequest[] = [];
+  const malformed: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    try {
+      const request = JSON.parse(line) as ControlRequest;
+      if (typeof request.id !== "string" || !["skip", "forget", "resume"].includes(request.op)) {
+        throw new TypeError("not a request");
+      }
+      if (!done.has(request.id)) requests.push(request);
+    } catch {
+      malformed.push(line);
+    }
+  }
+  return { requests, malformed };
+}

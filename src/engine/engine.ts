@@ -1,0 +1,397 @@
+/**
+ * The daemon's core: keeps one {@link Lane} per plugin, feeds them from a shared
+ * {@link PageSource} and {@link BacklogResolver}, follows the plugin folders as they
+ * change, applies run-time requests, reports catch-up progress, and stops cleanly:
+ * on stop, every lane finishes the event in flight (bounded by `shutdown_timeout`),
+ * the state is saved, and a restart delivers nothing twice.
+ *
+ * @module
+ */
+import { getLogger, type Logger } from "@logtape/logtape";
+import type { Config, StartAt } from "../config/types.ts";
+import type { ShotGridEvent } from "../shotgrid/types.ts";
+import { newPluginState } from "../state/state_file.ts";
+import type { StateStore } from "../state/state_store.ts";
+import { type Clock, isAbortError, type Sleep, sleep as realSleep } from "../util/abort.ts";
+import { BacklogResolver } from "./backlog_resolver.ts";
+import { ackLine, type ControlRequest, pendingRequests } from "./control.ts";
+import { Lane } from "./lane.ts";
+import { PageSource } from "./page_source.ts";
+import { withRecovery } from "./recovery.ts";
+import type { DeliveryHost, EventSource, PluginFileInfo } from "./types.ts";
+
+/** What the engine is built from. */
+export interface EngineOptions {
+  readonly config: Config;
+  readonly source: EventSource;
+  readonly store: StateStore;
+  /** Loads a plugin (a Worker per plugin in production). */
+  readonly startHost: (plugin: PluginFileInfo) => Promise<DeliveryHost>;
+  /** The plugin list: first value at start, then a new list whenever it changes. */
+  readonly plugins: AsyncIterable<PluginFileInfo[]>;
+  /** Stop once every plugin has caught up with the head of the log. */
+  readonly once?: boolean;
+  readonly clock?: Clock;
+  readonly sleep?: Sleep;
+  /** How often run-time requests are looked for (default 1 s). */
+  readonly controlIntervalMs?: number;
+}
+
+/** A plugin's run-time view, for `plugins list` and tests. */
+export interface LaneStatus {
+  readonly name: string;
+  readonly file: string;
+  readonly loaded: boolean;
+  readonly loadError: string | null;
+  readonly caughtUp: boolean;
+}
+
+/** The event engine. */
+export class Engine {
+  #options: EngineOptions;
+  #logger: Logger = getLogger(["sgevents", "engine"]);
+  #lanes = new Map<string, Lane>();
+  #abort = new AbortController();
+  #clock: Clock;
+  #sleep: Sleep;
+  #pages: PageSource;
+  #resolver: BacklogResolver;
+  #running: Promise<void> | null = null;
+  #laneRuns = new Set<Promise<void>>();
+  #reportedMalformed = new Set<string>();
+  #newestSeen = 0;
+
+  /**
+   * @param options Source, state, plugin loader and settings.
+   */
+  constructor(options: EngineOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    this.#sleep = options.sleep ?? realSleep;
+    const { daemon } = options.config;
+    const fetch = <T>(action: string, fn: (signal: AbortSignal) => Promise<T>) =>
+      withRecovery(fn, {
+        signal: this.#abort.signal,
+        logger: getLogger(["sgevents", "poller"]),
+        maxConnRetries: daemon.maxConnRetries,
+        connRetrySleepMs: daemon.connRetrySleepMs,
+        sleep: this.#sleep,
+        action,
+      });
+    const ignored = new Set(daemon.ignoreScriptUsers);
+    this.#pages = new PageSource(options.source, {
+      batchSize: daemon.maxEventBatchSize,
+      fetch: async (action, fn) => {
+        const events = await fetch(action, fn) as ShotGridEvent[];
+        const last = events[events.length - 1];
+        if (last && last.id > this.#newestSeen) this.#newestSeen = last.id;
+        return events as never;
+      },
+      clock: this.#clock,
+      sleep: this.#sleep,
+      exclude: (event) => isIgnored(event, ignored),
+    });
+    this.#resolver = new BacklogResolver(options.source, {
+      fetch,
+      clock: this.#clock,
+      intervalMs: daemon.fetchIntervalMs,
+    });
+  }
+
+  /** Requests made to the site for pages and backlog lookups. */
+  get requests(): { pages: number; backlog: number } {
+    return { pages: this.#pages.requests, backlog: this.#resolver.requests };
+  }
+
+  /** Each plugin's run-time status. */
+  lanes(): LaneStatus[] {
+    return [...this.#lanes.values()].map((lane) => ({
+      name: lane.name,
+      file: lane.plugin.file,
+      loaded: lane.host?.status === "ready",
+      loadError: lane.host?.loadError ?? null,
+      caughtUp: lane.caughtUp,
+    }));
+  }
+
+  /**
+   * Run until `signal` aborts (or, with `once`, until every plugin has caught up).
+   *
+   * @param signal Stops the daemon (SIGINT/SIGTERM at the top).
+   * @returns Resolves after the final save.
+   */
+  run(signal: AbortSignal): Promise<void> {
+    this.#running ??= this.#run(signal);
+    return this.#running;
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const onAbort = () => this.#abort.abort(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    const iterator = this.#options.plugins[Symbol.asyncIterator]();
+    try {
+      const first = await iterator.next();
+      if (!first.done) await this.#apply(first.value);
+      if (this.#options.once) {
+        await Promise.race([Promise.all(this.#laneRuns), aborted(this.#abort.signal)]);
+      } else {
+        await Promise.race([
+          this.#follow(iterator),
+          this.#control(),
+          this.#progress(),
+          aborted(this.#abort.signal),
+        ]);
+      }
+    } catch (error) {
+      if (!isAbortError(error) && !this.#abort.signal.aborted) throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      // Not awaited: a watcher blocked in next() finishes its return() only when it wakes.
+      iterator.return?.().catch(() => {});
+      await this.#shutdown();
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    const lanes = [...this.#lanes.values()];
+    const stopped = Promise.all(lanes.map((lane) => lane.stop()));
+    const timeout = this.#options.config.daemon.shutdownTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = await Promise.race([
+      stopped.then(() => false),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(true), timeout)),
+    ]);
+    clearTimeout(timer);
+    if (late) {
+      this.#logger.warn(
+        "Callbacks still running {timeout} ms after stop was requested; ending them (their events will be delivered again)",
+        { timeout },
+      );
+    }
+    this.#abort.abort();
+    await Promise.all(lanes.map((lane) => lane.close().catch(() => {})));
+    await this.#options.store.checkpoint();
+    this.#logger.info("Stopped; state saved to {file}", { file: this.#options.store.file });
+  }
+
+  async #follow(iterator: AsyncIterator<PluginFileInfo[]>): Promise<void> {
+    while (!this.#abort.signal.aborted) {
+      const next = await iterator.next();
+      if (next.done) return await aborted(this.#abort.signal);
+      await this.#apply(next.value);
+    }
+  }
+
+  async #apply(plugins: PluginFileInfo[]): Promise<void> {
+    const { config, store } = this.#options;
+    const seen = new Set<string>();
+    for (const plugin of plugins) {
+      seen.add(plugin.name);
+      const settings = config.plugins.settings[plugin.name];
+      const lane = this.#lanes.get(plugin.name);
+      if (settings && !settings.enabled) {
+        if (lane) await this.#remove(lane, "it is disabled in the configuration");
+        continue;
+      }
+      if (!lane) await this.#add(plugin, settings?.startAt ?? null);
+      else if (lane.plugin.hash !== plugin.hash || lane.plugin.file !== plugin.file) {
+        this.#logger.info("Plugin {plugin} changed; reloading after the event in flight", {
+          plugin: plugin.name,
+        });
+        lane.reload(plugin);
+      }
+    }
+    for (const lane of [...this.#lanes.values()]) {
+      if (!seen.has(lane.name)) await this.#remove(lane, "its file is gone");
+    }
+    await store.checkpoint();
+  }
+
+  async #add(plugin: PluginFileInfo, startAt: StartAt | null): Promise<void> {
+    const { store, config } = this.#options;
+    let state = store.doc.plugins.get(plugin.name);
+    if (!state) {
+      // First start: daemon.start_at; a plugin added later: the head, unless it says otherwise.
+      const where = startAt ?? (store.existed ? "latest" : config.daemon.startAt);
+      state = newPluginState(await this.#resolveStart(where));
+      store.doc.plugins.set(plugin.name, state);
+      this.#logger.info("Plugin {plugin} starts after event {cursor} (start_at: {where})", {
+        plugin: plugin.name,
+        cursor: state.cursor,
+        where,
+      });
+    }
+    const lane = new Lane(plugin, {
+      state,
+      pages: this.#pages,
+      resolver: this.#resolver,
+      checkpoint: () => store.checkpoint(),
+      startHost: this.#options.startHost,
+      exclude: (event) => isIgnored(event, new Set(config.daemon.ignoreScriptUsers)),
+      clock: this.#clock,
+      fetchIntervalMs: config.daemon.fetchIntervalMs,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      logger: this.#logger,
+      pluginLogger: getLogger(["sgevents", "plugin", plugin.name]),
+      once: this.#options.once ?? false,
+      signal: this.#abort.signal,
+    });
+    this.#lanes.set(plugin.name, lane);
+    const run = lane.start().catch((error) => {
+      this.#logger.fatal("Plugin {plugin}'s lane failed: {error}", {
+        plugin: plugin.name,
+        error: error instanceof Error ? error.stack : String(error),
+      });
+    });
+    this.#laneRuns.add(run);
+  }
+
+  async #remove(lane: Lane, why: string): Promise<void> {
+    this.#logger.info("Unloading plugin {plugin}: {why}; its state is kept", {
+      plugin: lane.name,
+      why,
+    });
+    this.#lanes.delete(lane.name);
+    await lane.stop();
+    await lane.close();
+  }
+
+  async #resolveStart(where: StartAt): Promise<number> {
+    if (typeof where === "number") return Math.max(0, where - 1);
+    const signal = this.#abort.signal;
+    const options = this.#options.config.daemon;
+    const source = this.#options.source;
+    const id = await withRecovery(
+      (s) => where === "oldest" ? source.oldestId(s) : source.newestId(s),
+      {
+        signal,
+        logger: this.#logger,
+        maxConnRetries: options.maxConnRetries,
+        connRetrySleepMs: options.connRetrySleepMs,
+        sleep: this.#sleep,
+        action: `find the ${where} event`,
+      },
+    );
+    if (id === null) return 0;
+    return where === "oldest" ? id - 1 : id;
+  }
+
+  async #control(): Promise<void> {
+    const interval = this.#options.controlIntervalMs ?? 1000;
+    while (!this.#abort.signal.aborted) {
+      try {
+        await this.#applyRequests();
+      } catch (error) {
+        if (this.#abort.signal.aborted) return;
+        this.#logger.error("Cannot apply run-time requests: {error}", { error: String(error) });
+      }
+      await this.#sleep(interval, this.#abort.signal);
+    }
+  }
+
+  async #applyRequests(): Promise<void> {
+    const { store } = this.#options;
+    const { requests, malformed } = await pendingRequests(store.file, store.doc.applied);
+    for (const line of malformed) {
+      if (this.#reportedMalformed.has(line)) continue;
+      this.#reportedMalformed.add(line);
+      this.#logger.warn("Ignoring a malformed run-time request: {line}", { line });
+    }
+    if (requests.length === 0) return;
+    for (const request of requests) {
+      let error: string | null = null;
+      try {
+        await this.#applyRequest(request);
+      } catch (cause) {
+        error = cause instanceof Error ? cause.message : String(cause);
+      }
+      store.doc.applied.push(ackLine(request.id, error));
+    }
+    if (store.doc.applied.length > 200) store.doc.applied.splice(0, store.doc.applied.length - 200);
+    await store.checkpoint();
+  }
+
+  async #applyRequest(request: ControlRequest): Promise<void> {
+    const doc = this.#options.store.doc;
+    const names = request.plugins === "all" ? [...doc.plugins.keys()] : request.plugins;
+    const unknown = names.filter((name) => !doc.plugins.has(name));
+    if (unknown.length > 0) throw new RangeError(`Unknown plugin(s): ${unknown.join(", ")}`);
+    this.#logger.info("Applying run-time request {op} for {plugins}", {
+      op: request.op,
+      plugins: names.join(", "),
+    });
+    if (request.op === "skip") {
+      const to = request.to === undefined || request.to === "latest"
+        ? await this.#resolveStart("latest")
+        : request.to;
+      for (const name of names) {
+        const lane = this.#lanes.get(name);
+        if (lane) lane.skip(to);
+        else {
+          const state = doc.plugins.get(name)!;
+          state.backlog.clear();
+          state.cursor = to;
+          state.status = "active";
+          state.paused = null;
+        }
+      }
+    } else if (request.op === "resume") {
+      for (const name of names) {
+        const lane = this.#lanes.get(name);
+        if (lane) lane.resume();
+        else {
+          const state = doc.plugins.get(name)!;
+          state.status = "active";
+          state.paused = null;
+        }
+      }
+    } else {
+      const loaded = names.filter((name) => this.#lanes.has(name));
+      if (loaded.length > 0) {
+        throw new RangeError(
+          `Cannot forget loaded plugin(s) ${loaded.join(", ")}: remove their files first`,
+        );
+      }
+      for (const name of names) doc.plugins.delete(name);
+    }
+  }
+
+  async #progress(): Promise<void> {
+    const interval = this.#options.config.daemon.progressIntervalMs;
+    const last = new Map<string, number>();
+    while (!this.#abort.signal.aborted) {
+      await this.#sleep(interval, this.#abort.signal);
+      for (const lane of this.#lanes.values()) {
+        const state = this.#options.store.doc.plugins.get(lane.name);
+        if (!state || state.cursor === null) continue;
+        const before = last.get(lane.name) ?? state.cursor;
+        last.set(lane.name, state.cursor);
+        if (lane.caughtUp || state.status === "paused") continue;
+        const rate = (state.cursor - before) / (interval / 1000);
+        const lag = Math.max(0, this.#newestSeen - state.cursor);
+        this.#logger.info(
+          "Catching up: plugin {plugin} at event {cursor}, {rate} ids/s, {lag} ids behind the newest seen, about {eta} s to go",
+          {
+            plugin: lane.name,
+            cursor: state.cursor,
+            rate: Math.round(rate),
+            lag,
+            eta: rate > 0 ? Math.round(lag / rate) : null,
+          },
+        );
+      }
+    }
+  }
+}
+
+function isIgnored(event: ShotGridEvent, ignored: ReadonlySet<string>): boolean {
+  return ignored.size > 0 && event.user?.type === "ApiUser" && ignored.has(event.user.name ?? "");
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+}

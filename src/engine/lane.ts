@@ -1,0 +1,388 @@
+/**
+ * One plugin's way through the event log: its cursor, its backlog, its host.
+ *
+ * A lane reads pages after its cursor (shared with the other lanes at the head, see
+ * page_source.ts), hands them to its plugin, and moves its cursor only over events the
+ * plugin has finished (at-least-once; exactly-once across clean stops, since a stop
+ * waits for the event in flight and saves). Gaps go to its backlog; ids that commit
+ * late are delivered once, when they commit, and the cursor never moves back.
+ * Lanes never wait for each other: a slow, failing or paused plugin delays only itself.
+ *
+ * @module
+ */
+import type { Logger } from "@logtape/logtape";
+import type { ShotGridEvent } from "../shotgrid/types.ts";
+import { type Clock, isAbortError } from "../util/abort.ts";
+import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
+import { findGaps } from "./backlog.ts";
+import type { BacklogResolver } from "./backlog_resolver.ts";
+import type { Page, PageSource } from "./page_source.ts";
+import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFileInfo } from "./types.ts";
+
+/** What a lane needs from the engine. */
+export interface LaneOptions {
+  readonly state: PluginState;
+  readonly pages: PageSource;
+  readonly resolver: BacklogResolver;
+  /** Makes the lane's progress durable (the state store's coalesced checkpoint). */
+  readonly checkpoint: () => Promise<void>;
+  readonly startHost: (plugin: PluginFileInfo) => Promise<DeliveryHost>;
+  readonly exclude: (event: ShotGridEvent) => boolean;
+  readonly clock: Clock;
+  readonly fetchIntervalMs: number;
+  readonly backlogTimeoutMs: number;
+  /** Daemon log (`sgevents.engine`). */
+  readonly logger: Logger;
+  /** The plugin's own log (`sgevents.plugin.<name>`): its errors reach its recipients. */
+  readonly pluginLogger: Logger;
+  /** Stop once caught up with the head of the log. */
+  readonly once: boolean;
+  /** Aborts every read when the daemon stops. */
+  readonly signal: AbortSignal;
+}
+
+type Command = () => void | Promise<void>;
+
+/** One plugin's delivery loop. */
+export class Lane {
+  /** The plugin's name. */
+  readonly name: string;
+  #plugin: PluginFileInfo;
+  #options: LaneOptions;
+  #host: DeliveryHost | null = null;
+  #commands: Command[] = [];
+  #wake = new AbortController();
+  #delivering = false;
+  #stopping = false;
+  #caughtUp = false;
+  #notBefore = 0;
+  #nextBacklogCheck = 0;
+  #run: Promise<void> | null = null;
+
+  /**
+   * @param plugin The plugin file.
+   * @param options Shared engine parts.
+   */
+  constructor(plugin: PluginFileInfo, options: LaneOptions) {
+    this.name = plugin.name;
+    this.#plugin = plugin;
+    this.#options = options;
+  }
+
+  /** The loaded host, once started. */
+  get host(): DeliveryHost | null {
+    return this.#host;
+  }
+
+  /** The plugin file the lane runs. */
+  get plugin(): PluginFileInfo {
+    return this.#plugin;
+  }
+
+  /** Whether the last page read was short (the lane is at the head of the log). */
+  get caughtUp(): boolean {
+    return this.#caughtUp;
+  }
+
+  /**
+   * Start the loop.
+   *
+   * @returns Resolves when the lane has stopped (stop(), or caught up in `once` mode).
+   */
+  start(): Promise<void> {
+    this.#run ??= this.#loop();
+    return this.#run;
+  }
+
+  /**
+   * Swap in a changed plugin file after the event in flight; a paused plugin resumes at
+   * the event it failed on.
+   *
+   * @param plugin The new version.
+   */
+  reload(plugin: PluginFileInfo): void {
+    this.#enqueue(async () => {
+      await this.#host?.close();
+      this.#plugin = plugin;
+      this.#host = null;
+      await this.#load();
+      if (this.#options.state.status === "paused") this.#resume("its file changed");
+    });
+  }
+
+  /** Resume a paused plugin at the event it failed on. */
+  resume(): void {
+    this.#enqueue(() => this.#resume("resume was requested"));
+  }
+
+  /**
+   * Drop the backlog and move the cursor (the supported way to skip accrued events).
+   *
+   * @param to The new cursor: the next event delivered is the first after it.
+   */
+  skip(to: number): void {
+    this.#enqueue(() => {
+      const state = this.#options.state;
+      this.#options.logger.warn(
+        "Plugin {plugin}: skipping from id {from} to {to}, dropping {backlog} backlog id(s)",
+        { plugin: this.name, from: state.cursor, to, backlog: state.backlog.size },
+      );
+      state.backlog.clear();
+      state.cursor = to;
+      state.status = "active";
+      state.paused = null;
+      this.#notBefore = 0;
+    });
+  }
+
+  /**
+   * Stop after the event in flight. Idempotent.
+   *
+   * @returns Resolves when the loop has ended.
+   */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#interrupt();
+    await this.#run;
+  }
+
+  /** Close the host (terminates its worker). */
+  async close(): Promise<void> {
+    await this.#host?.close();
+  }
+
+  #enqueue(command: Command): void {
+    this.#commands.push(command);
+    this.#interrupt();
+  }
+
+  #interrupt(): void {
+    this.#wake.abort();
+    if (this.#delivering) this.#host?.requestStop();
+  }
+
+  #resume(why: string): void {
+    const state = this.#options.state;
+    if (state.status !== "paused") return;
+    const paused = state.paused;
+    if (paused?.fromBacklog && state.backlog.has(paused.eventId)) {
+      state.backlog.set(paused.eventId, this.#options.clock() + this.#options.backlogTimeoutMs);
+      this.#nextBacklogCheck = 0;
+    }
+    state.status = "active";
+    state.paused = null;
+    this.#options.logger.info("Plugin {plugin} resumes at event {id}: {why}", {
+      plugin: this.name,
+      id: paused?.eventId ?? null,
+      why,
+    });
+  }
+
+  async #load(): Promise<void> {
+    const host = await this.#options.startHost(this.#plugin);
+    this.#host = host;
+    if (host.status === "failed") {
+      this.#options.state.lastError = host.loadError;
+      this.#options.logger.error("Cannot load plugin {plugin}: {error}", {
+        plugin: this.name,
+        error: host.loadError,
+      });
+    } else {
+      this.#options.logger.info("Loaded plugin {plugin} from {file}", {
+        plugin: this.name,
+        file: this.#plugin.file,
+      });
+    }
+  }
+
+  async #loop(): Promise<void> {
+    const { signal } = this.#options;
+    await this.#load();
+    while (!this.#stopping && !signal.aborted) {
+      if (this.#wake.signal.aborted) this.#wake = new AbortController();
+      try {
+        if (await this.#step() === "done") break;
+      } catch (error) {
+        // A wake-up (command, reload, stop) interrupts a wait; anything else is a bug.
+        if (!isAbortError(error) && !signal.aborted && !this.#wake.signal.aborted) throw error;
+      }
+    }
+  }
+
+  async #step(): Promise<"done" | "more"> {
+    const { state } = this.#options;
+    const commands = this.#commands.splice(0);
+    for (const command of commands) await command();
+    if (this.#commands.length > 0) return "more";
+    if (this.#stopping) return "done";
+    const host = this.#host;
+    if (!host || host.status === "failed" || state.status === "paused") {
+      if (this.#options.once) return "done";
+      await this.#idle();
+      return "more";
+    }
+    if (state.backlog.size > 0 && this.#options.clock() >= this.#nextBacklogCheck) {
+      await this.#drainBacklog(host);
+      this.#nextBacklogCheck = this.#options.clock() + this.#options.fetchIntervalMs;
+      await this.#options.checkpoint();
+      return "more";
+    }
+    const page = await this.#options.pages.next(
+      state.cursor ?? 0,
+      this.#notBefore,
+      this.#waitSignal(),
+    );
+    await this.#deliverPage(host, page);
+    await this.#options.checkpoint();
+    this.#caughtUp = !page.full;
+    this.#notBefore = page.full ? 0 : page.fetchedAt + this.#options.fetchIntervalMs;
+    return this.#options.once && this.#caughtUp && state.cursor === page.lastId ? "done" : "more";
+  }
+
+  #waitSignal(): AbortSignal {
+    return AbortSignal.any([this.#options.signal, this.#wake.signal]);
+  }
+
+  #idle(): Promise<void> {
+    const signal = this.#waitSignal();
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  }
+
+  async #deliver(host: DeliveryHost, events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+    this.#delivering = true;
+    try {
+      // A command that arrived before this delivery still cuts it short.
+      if (this.#stopping || this.#commands.length > 0) {
+        return { done: 0, lastId: null, skipped: [], paused: null, stopped: true };
+      }
+      return await host.deliver(events);
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  async #deliverPage(host: DeliveryHost, page: Page): Promise<void> {
+    const state = this.#options.state;
+    const from = state.cursor ?? page.after;
+    const events = page.deliverable;
+    const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
+    const done = Math.min(report.done, events.length);
+    const to = done >= events.length ? page.lastId : events[done]!.id - 1;
+    this.#recordGaps(from, to, page.events);
+    this.#count(host, events, done);
+    this.#recordFailures(report, events[done], false);
+    if (to > from) state.cursor = to;
+    state.updatedAt = new Date(this.#options.clock()).toISOString();
+  }
+
+  async #drainBacklog(host: DeliveryHost): Promise<void> {
+    const state = this.#options.state;
+    const found = await this.#options.resolver.resolve(state.backlog.keys(), this.#waitSignal());
+    const foundIds = new Set(found.map((event) => event.id));
+    const { exclude, logger } = this.#options;
+    for (const event of found) if (exclude(event)) state.backlog.delete(event.id);
+    const events = found.filter((event) => !exclude(event) && state.backlog.has(event.id));
+    if (events.length > 0) {
+      const report = await this.#deliver(host, events);
+      const done = Math.min(report.done, events.length);
+      for (const event of events.slice(0, done)) {
+        state.backlog.delete(event.id);
+        logger.info("Processed id {id} from backlog", { plugin: this.name, id: event.id });
+      }
+      this.#count(host, events, done);
+      this.#recordFailures(report, events[done], true);
+      if (report.stopped || report.paused) return;
+    }
+    const now = this.#options.clock();
+    for (const [id, deadline] of state.backlog) {
+      if (deadline !== null && deadline < now && !foundIds.has(id)) {
+        state.backlog.delete(id);
+        logger.info("Timeout elapsed on backlog event id {id}", { plugin: this.name, id });
+      }
+    }
+  }
+
+  #recordGaps(from: number, to: number, events: readonly ShotGridEvent[]): void {
+    if (to <= from) return;
+    const { state, logger, clock, backlogTimeoutMs } = this.#options;
+    const now = clock();
+    const gaps = findGaps(from, to, events, { now, backlogTimeoutMs });
+    for (const id of gaps.waiting) {
+      state.backlog.set(id, now + backlogTimeoutMs);
+      logger.info("Adding event id {id} to backlog", { plugin: this.name, id });
+    }
+    for (const id of gaps.neverHappened) {
+      logger.info("Event {id} never happened - ignoring", { plugin: this.name, id });
+    }
+    for (const [first, last] of gaps.skippedRanges) {
+      logger.warn(
+        "Event ids {first} to {last} are missing ({count} ids, more than a transaction leaves); not waiting for them",
+        { plugin: this.name, first, last, count: last - first + 1 },
+      );
+    }
+    if (gaps.waiting.length > 0) this.#nextBacklogCheck = Math.max(this.#nextBacklogCheck, 0);
+  }
+
+  #count(host: DeliveryHost, events: readonly ShotGridEvent[], done: number): void {
+    let wanted = 0;
+    for (let i = 0; i < done; i++) if (host.wants(events[i]!)) wanted++;
+    this.#options.state.processed += wanted;
+  }
+
+  #recordFailures(
+    report: DeliveryReport,
+    next: ShotGridEvent | undefined,
+    fromBacklog: boolean,
+  ): void {
+    const { state, pluginLogger, clock } = this.#options;
+    const at = new Date(clock()).toISOString();
+    for (const failure of report.skipped) {
+      state.failed.push({
+        eventId: failure.id,
+        callback: failure.callback,
+        error: failure.error,
+        at,
+      });
+      state.lastError = failure.error;
+      pluginLogger.error(
+        "Callback {callback} failed on event {id} after {attempts} attempt(s), skipped (stopOnError is false): {error}",
+        { ...failureProps(failure), plugin: this.name },
+      );
+    }
+    if (state.failed.length > maxFailedRecords) {
+      state.failed.splice(0, state.failed.length - maxFailedRecords);
+    }
+    const failure = report.paused;
+    if (!failure) return;
+    const eventId = next?.id ?? failure.id;
+    state.status = "paused";
+    state.paused = { eventId, callback: failure.callback, error: failure.error, at, fromBacklog };
+    state.lastError = failure.error;
+    if (fromBacklog && state.backlog.has(eventId)) state.backlog.set(eventId, null);
+    pluginLogger.error(
+      "Plugin {plugin} paused at event {id}: callback {callback} failed after {attempts} attempt(s): {error}\n{stack}",
+      { ...failureProps(failure), id: eventId, plugin: this.name },
+    );
+  }
+}
+
+const emptyReport: DeliveryReport = {
+  done: 0,
+  lastId: null,
+  skipped: [],
+  paused: null,
+  stopped: false,
+};
+
+function failureProps(failure: FailedEvent): Record<string, unknown> {
+  return {
+    callback: failure.callback,
+    id: failure.id,
+    attempts: failure.attempts,
+    error: failure.error,
+    stack: failure.stack ?? "",
+  };
+}

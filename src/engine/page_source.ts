@@ -1,0 +1,144 @@
+/**
+ * Pages of the event log shared by every plugin lane.
+ *
+ * Each lane asks for "the events after my cursor". Lanes at the head of the log ask for
+ * the same page, so requests are keyed by that cursor and coalesced: one HTTP request
+ * serves every plugin at the head, and the next full page is prefetched while plugins
+ * process the current one. A lane that lags (slow, paused, new with `start_at: oldest`)
+ * asks for keys nobody else wants and so reads its own range, without stalling the
+ * others. Memory is bounded by `capacity` pages, however far a lane lags.
+ *
+ * @module
+ */
+import type { ShotGridEvent } from "../shotgrid/types.ts";
+import { type Clock, raceSignal, type Sleep } from "../util/abort.ts";
+import type { EventSource } from "./types.ts";
+
+/** One page of the event log. */
+export interface Page {
+  /** The cursor it was read after. */
+  readonly after: number;
+  /** The events, ascending by id. */
+  readonly events: readonly ShotGridEvent[];
+  /** `events` less those no plugin may see (events caused by ignored script users). */
+  readonly deliverable: readonly ShotGridEvent[];
+  /** A full page: more events are likely waiting. */
+  readonly full: boolean;
+  /** The id a lane's cursor moves to once the whole page is done. */
+  readonly lastId: number;
+  /** When the request for it started (epoch ms). */
+  readonly fetchedAt: number;
+}
+
+/** Options for {@link PageSource}. */
+export interface PageSourceOptions {
+  readonly batchSize: number;
+  /** Runs each read until it succeeds (see recovery.ts); aborts with the engine. */
+  readonly fetch: <T>(action: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+  readonly clock: Clock;
+  readonly sleep: Sleep;
+  /** Events no plugin receives (loop prevention); default none. */
+  readonly exclude?: (event: ShotGridEvent) => boolean;
+  /** Pages kept for lanes that ask again (default 32). */
+  readonly capacity?: number;
+}
+
+interface Entry {
+  readonly startedAt: number;
+  readonly promise: Promise<Page>;
+  page: Page | null;
+}
+
+/** Coalescing, prefetching reader of event-log pages. */
+export class PageSource {
+  #source: EventSource;
+  #options: PageSourceOptions;
+  #entries = new Map<number, Entry>();
+  #requests = 0;
+
+  /**
+   * @param source Where events come from.
+   * @param options Batch size, fetch wrapper, clock.
+   */
+  constructor(source: EventSource, options: PageSourceOptions) {
+    this.#source = source;
+    this.#options = options;
+  }
+
+  /** Requests made to the site so far (for tests and benchmarks). */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /**
+   * The page after `after`, read no earlier than `notBefore`.
+   *
+   * @param after The lane's cursor.
+   * @param notBefore Epoch ms; a caught-up lane passes its last read + fetch_interval.
+   * @param signal Ends the wait (the shared read itself goes on for the other lanes).
+   * @returns The page.
+   */
+  async next(after: number, notBefore: number, signal: AbortSignal): Promise<Page> {
+    const fresh = this.#fresh(after, notBefore);
+    if (fresh) return await raceSignal(fresh, signal);
+    const wait = notBefore - this.#options.clock();
+    if (wait > 0) await this.#options.sleep(wait, signal);
+    // Another lane may have started the same read while this one slept.
+    const entry = this.#fresh(after, notBefore) ?? this.#start(after);
+    const page = await raceSignal(entry, signal);
+    if (page.full) this.#prefetch(page.lastId);
+    return page;
+  }
+
+  #fresh(after: number, notBefore: number): Promise<Page> | null {
+    const entry = this.#entries.get(after);
+    if (!entry || entry.startedAt < notBefore) return null;
+    // Refresh its place in the eviction order.
+    this.#entries.delete(after);
+    this.#entries.set(after, entry);
+    return entry.promise;
+  }
+
+  #start(after: number): Promise<Page> {
+    const startedAt = this.#options.clock();
+    const { batchSize, exclude } = this.#options;
+    this.#requests++;
+    const promise = this.#options.fetch(
+      `read events after id ${after}`,
+      (signal) => this.#source.after(after, batchSize, signal),
+    ).then((events) => {
+      const deliverable = exclude ? events.filter((event) => !exclude(event)) : events;
+      const page: Page = {
+        after,
+        events,
+        deliverable,
+        full: events.length >= batchSize,
+        lastId: events.length > 0 ? events[events.length - 1]!.id : after,
+        fetchedAt: startedAt,
+      };
+      entry.page = page;
+      return page;
+    });
+    const entry: Entry = { startedAt, promise, page: null };
+    // A failed read (only an abort gets here) must not be served to later callers.
+    promise.catch(() => {
+      if (this.#entries.get(after) === entry) this.#entries.delete(after);
+    });
+    this.#entries.set(after, entry);
+    this.#evict();
+    return promise;
+  }
+
+  #prefetch(after: number): void {
+    if (this.#entries.has(after)) return;
+    this.#start(after).catch(() => {});
+  }
+
+  #evict(): void {
+    const capacity = this.#options.capacity ?? 32;
+    for (const [key, entry] of this.#entries) {
+      if (this.#entries.size <= capacity) break;
+      if (entry.page) this.#entries.delete(key);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The seams between the engine and the rest: where events come from and where they go.
+ *
+ * @module
+ */
+import type { ShotGridEvent } from "../shotgrid/types.ts";
+
+/** Reads EventLogEntry rows from the site (implemented over the ShotGrid client). */
+export interface EventSource {
+  /** Events with `id > after`, ascending, at most `limit`. */
+  after(after: number, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]>;
+  /** The events among `ids` that exist now (any order). */
+  byIds(ids: readonly number[], signal: AbortSignal): Promise<ShotGridEvent[]>;
+  /** The newest event id, or null on an empty site. */
+  newestId(signal: AbortSignal): Promise<number | null>;
+  /** The oldest event id, or null on an empty site. */
+  oldestId(signal: AbortSignal): Promise<number | null>;
+}
+
+/** One failure of a callback, as the plugin host reports it. */
+export interface FailedEvent {
+  readonly id: number;
+  readonly callback: string;
+  readonly error: string;
+  readonly stack: string | null;
+  readonly attempts: number;
+}
+
+/** What became of a batch handed to a plugin. */
+export interface DeliveryReport {
+  /** How many events from the front of the batch are finished. */
+  readonly done: number;
+  readonly lastId: number | null;
+  /** Failures of `stopOnError: false` callbacks, recorded and passed. */
+  readonly skipped: readonly FailedEvent[];
+  /** A `stopOnError: true` failure: the batch's event at `done` is where the plugin pauses. */
+  readonly paused: FailedEvent | null;
+  /** Stop was requested and the batch was cut short. */
+  readonly stopped: boolean;
+}
+
+/** A loaded plugin as the engine drives it (the plugin runtime's PluginHost). */
+export interface DeliveryHost {
+  readonly name: string;
+  readonly file: string;
+  readonly hash: string;
+  readonly status: "ready" | "failed";
+  readonly loadError: string | null;
+  wants(event: ShotGridEvent): boolean;
+  deliver(
+    events: readonly ShotGridEvent[],
+    options?: { signal?: AbortSignal },
+  ): Promise<DeliveryReport>;
+  requestStop(): void;
+  close(): Promise<void>;
+}
+
+/** A plugin file found in the configured folders. */
+export interface PluginFileInfo {
+  readonly name: string;
+  readonly file: string;
+  readonly hash: string;
+}
