@@ -1,0 +1,225 @@
+/**
+ * Loading the YAML config: read, parse, substitute `${VAR}`, validate, resolve.
+ *
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { redact } from "../log/redact.ts";
+import { type Env, substituteEnv } from "./env.ts";
+import { ConfigError } from "./errors.ts";
+import { parseBoolean } from "./fields.ts";
+import { formatPath, issueLines } from "./issues.ts";
+import { configSchema, type ParsedConfig } from "./schema.ts";
+import type { Config, PluginPermissions, PluginSettings } from "./types.ts";
+
+/** Options of {@link parseConfig}. */
+export interface ParseConfigOptions {
+  /** The file name for messages; relative paths in the config start at its folder. */
+  readonly file: string;
+  /** Variables for `${VAR}`; the process environment by default. */
+  readonly env?: Env;
+  /** Reads `script_key_file` and `password_file`; `Deno.readTextFileSync` by default. */
+  readonly readFile?: (path: string) => string;
+}
+
+/**
+ * Resolves which config file to use: the `-c/--config` flag, else `SGEVENTS_CONFIG`,
+ * else `config.yaml` in the current folder.
+ *
+ * @param flag The value of `-c/--config`, if given.
+ * @param env The environment; the process environment by default.
+ * @returns The config file path as the user gave it.
+ */
+export function resolveConfigPath(flag: string | undefined, env?: Env): string {
+  if (flag !== undefined && flag !== "") return flag;
+  const fromEnv = (env ?? Deno.env.toObject())["SGEVENTS_CONFIG"];
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : "config.yaml";
+}
+
+/**
+ * Reads and validates a config file.
+ *
+ * @param path The config file.
+ * @param options `env` for `${VAR}` substitution (the process environment by default).
+ * @returns The resolved config.
+ * @throws {ConfigError} When the file cannot be read or has problems (all of them listed).
+ */
+export async function loadConfig(path: string, options?: { readonly env?: Env }): Promise<Config> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file; give one with -c/--config or SGEVENTS_CONFIG"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new ConfigError(path, [`${path}: cannot read the config file: ${reason}`], {
+      cause: error,
+    });
+  }
+  return parseConfig(text, { file: path, ...options });
+}
+
+/**
+ * Parses and validates config text.
+ *
+ * @param text The YAML text.
+ * @param options The file name (for messages and relative paths), environment and file reader.
+ * @returns The resolved config.
+ * @throws {ConfigError} With every problem found, one line each.
+ */
+export function parseConfig(text: string, options: ParseConfigOptions): Config {
+  const file = options.file;
+  const fail = (lines: readonly string[]): never => {
+    throw new ConfigError(file, lines.map((line) => redact(`${file}: ${line}`)));
+  };
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    fail(document.errors.map((error) => {
+      const position = error.linePos?.[0];
+      const at = position === undefined ? "" : `line ${position.line} column ${position.col}: `;
+      const reason = (error.message.split("\n")[0] ?? "").replace(
+        / at line \d+, column \d+:?$/,
+        "",
+      );
+      return `${at}cannot parse YAML: ${reason}`;
+    }));
+  }
+  const raw: unknown = document.toJS();
+  if (raw === null || raw === undefined) {
+    fail(["the file is empty; expected a mapping with at least shotgrid and plugins sections"]);
+  }
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    fail([
+      "the file is not a mapping; expected sections shotgrid, daemon, plugins, logging, email",
+    ]);
+  }
+  const substituted = substituteEnv(raw, options.env ?? Deno.env.toObject());
+  const problems = substituted.problems.map((problem) =>
+    `${formatPath(problem.path)}: ${problem.message}`
+  );
+  const tree = substituted.value as Record<string, unknown>;
+  const { schema, knownKeys } = configSchema({
+    baseDir: dirname(resolve(file)),
+    readFile: options.readFile ?? Deno.readTextFileSync,
+  });
+  const result = schema.safeParse(tree);
+  if (!result.success) problems.push(...issueLines(result.error.issues, tree, knownKeys));
+  problems.push(...crossChecks(tree));
+  if (problems.length > 0 || !result.success) fail(problems);
+  return toConfig(file, result.data as ParsedConfig);
+}
+
+function section(tree: Record<string, unknown>, name: string): Record<string, unknown> {
+  const value = tree[name];
+  return typeof value === "object" && value !== null && !Array.isArray(value)
+    ? value as Record<string, unknown>
+    : {};
+}
+
+const present = (mapping: Record<string, unknown>, key: string) =>
+  mapping[key] !== undefined && mapping[key] !== null;
+
+/** Checks that involve more than one key, on the raw tree so they add to the zod problems. */
+function crossChecks(tree: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const shotgrid = section(tree, "shotgrid");
+  if (present(shotgrid, "script_key") && present(shotgrid, "script_key_file")) {
+    problems.push("shotgrid: script_key and script_key_file are both set; keep one");
+  } else if (!present(shotgrid, "script_key") && !present(shotgrid, "script_key_file")) {
+    problems.push("shotgrid.script_key: missing; set script_key or script_key_file");
+  }
+  const email = section(tree, "email");
+  if (present(email, "password") && present(email, "password_file")) {
+    problems.push("email: password and password_file are both set; keep one");
+  }
+  const to = email["to"];
+  const noRecipients = to === undefined || to === null || to === "" ||
+    (Array.isArray(to) && to.length === 0);
+  if (parseBoolean(email["enabled"]) === true && noRecipients) {
+    problems.push("email.to: missing; expected at least one address when email.enabled is true");
+  }
+  const logging = section(tree, "logging");
+  if (parseBoolean(logging["timing"]) === true && !present(logging, "dir")) {
+    problems.push("logging.timing: true needs logging.dir, where timing.log is written");
+  }
+  return problems;
+}
+
+function permissionsOf(parsed: Record<string, unknown> | null): PluginPermissions | null {
+  if (parsed === null) return null;
+  return Object.fromEntries(
+    Object.entries(parsed).filter(([, value]) => value !== undefined),
+  ) as PluginPermissions;
+}
+
+function toConfig(source: string, parsed: ParsedConfig): Config {
+  const { shotgrid, daemon, plugins, logging, email } = parsed;
+  const settings: Record<string, PluginSettings> = {};
+  for (const [name, entry] of Object.entries(plugins.settings ?? {})) {
+    settings[name] = {
+      enabled: entry.enabled,
+      permissions: permissionsOf(entry.permissions),
+      callbackTimeoutMs: entry.callback_timeout,
+      retries: entry.retries,
+      startAt: entry.start_at,
+    };
+  }
+  const levels: Record<string, Config["logging"]["level"]> = { ...logging.levels };
+  return {
+    source,
+    shotgrid: {
+      url: shotgrid.url,
+      scriptName: shotgrid.script_name,
+      scriptKey: shotgrid.script_key ?? shotgrid.script_key_file ?? "",
+      proxy: shotgrid.proxy,
+      useSessionUuid: shotgrid.use_session_uuid,
+      timeoutMs: shotgrid.timeout,
+    },
+    daemon: {
+      stateFile: daemon.state_file,
+      fetchIntervalMs: daemon.fetch_interval,
+      maxEventBatchSize: daemon.max_event_batch_size,
+      backlogTimeoutMs: daemon.backlog_timeout,
+      startAt: daemon.start_at,
+      maxConnRetries: daemon.max_conn_retries,
+      connRetrySleepMs: daemon.conn_retry_sleep,
+      progressIntervalMs: daemon.progress_interval,
+      shutdownTimeoutMs: daemon.shutdown_timeout,
+      ignoreScriptUsers: daemon.ignore_script_users,
+    },
+    plugins: {
+      paths: plugins.paths,
+      callbackTimeoutMs: plugins.callback_timeout,
+      retries: plugins.retries,
+      rescanIntervalMs: plugins.rescan_interval,
+      settings,
+    },
+    logging: {
+      level: logging.level,
+      dir: logging.dir,
+      perPlugin: logging.per_plugin,
+      timing: logging.timing,
+      format: logging.format,
+      levels,
+      maxFileBytes: logging.max_file_size,
+      maxFiles: logging.max_files,
+    },
+    email: {
+      enabled: email.enabled,
+      server: email.server,
+      port: email.port,
+      // Credentials never travel in clear text by default; a plain local relay needs none.
+      security: email.security ?? (email.username === null ? "none" : "starttls"),
+      username: email.username,
+      password: email.password ?? email.password_file,
+      from: email.from,
+      to: email.to,
+      subject: email.subject,
+      rateLimit: email.rate_limit,
+      rateWindowMs: email.rate_window,
+    },
+  };
+}
