@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { StateDocument } from "../state/state_file.ts";
 
 /** One request. */
 export interface ControlRequest {
@@ -82,4 +83,42 @@ export async function pendingRequests(
     }
   }
   return { requests, malformed };
+}
+
+/** A change to plugin states, as {@link applyToState} makes it. */
+export interface StateChange {
+  readonly op: ControlRequest["op"];
+  readonly plugins: readonly string[];
+  /** For skip: the new cursor. */
+  readonly to?: number;
+}
+
+/**
+ * Apply a change to plugin states directly (no daemon running, or a plugin the running
+ * daemon has not loaded).
+ *
+ * @param doc The state document (changed in place).
+ * @param change What to do, to which plugins.
+ * @throws {RangeError} When a plugin is unknown.
+ */
+export function applyToState(doc: StateDocument, change: StateChange): void {
+  for (const name of change.plugins) {
+    const state = doc.plugins.get(name);
+    if (!state) throw new RangeError(`Unknown plugin "${name}"`);
+    if (change.op === "skip") {
+      state.backlog.clear();
+      state.cursor = change.to ?? state.cursor;
+      state.status = "active";
+      state.paused = null;
+    } else if (change.op === "resume") {
+      if (state.paused?.fromBacklog && state.backlog.has(state.paused.eventId)) {
+        // Looked up again at once; a fresh deadline in case it is slow to appear.
+        state.backlog.set(state.paused.eventId, Date.now() + 5 * 60_000);
+      }
+      state.status = "active";
+      state.paused = null;
+    } else {
+      doc.plugins.delete(name);
+    }
+  }
 }

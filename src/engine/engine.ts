@@ -14,7 +14,7 @@ import { newPluginState } from "../state/state_file.ts";
 import type { StateStore } from "../state/state_store.ts";
 import { type Clock, isAbortError, type Sleep, sleep as realSleep } from "../util/abort.ts";
 import { BacklogResolver } from "./backlog_resolver.ts";
-import { ackLine, type ControlRequest, pendingRequests } from "./control.ts";
+import { ackLine, applyToState, type ControlRequest, pendingRequests } from "./control.ts";
 import { Lane } from "./lane.ts";
 import { PageSource } from "./page_source.ts";
 import { withRecovery } from "./recovery.ts";
@@ -321,40 +321,28 @@ export class Engine {
       op: request.op,
       plugins: names.join(", "),
     });
-    if (request.op === "skip") {
-      const to = request.to === undefined || request.to === "latest"
-        ? await this.#resolveStart("latest")
-        : request.to;
-      for (const name of names) {
-        const lane = this.#lanes.get(name);
-        if (lane) lane.skip(to);
-        else {
-          const state = doc.plugins.get(name)!;
-          state.backlog.clear();
-          state.cursor = to;
-          state.status = "active";
-          state.paused = null;
-        }
-      }
-    } else if (request.op === "resume") {
-      for (const name of names) {
-        const lane = this.#lanes.get(name);
-        if (lane) lane.resume();
-        else {
-          const state = doc.plugins.get(name)!;
-          state.status = "active";
-          state.paused = null;
-        }
-      }
-    } else {
+    if (request.op === "forget") {
       const loaded = names.filter((name) => this.#lanes.has(name));
       if (loaded.length > 0) {
         throw new RangeError(
           `Cannot forget loaded plugin(s) ${loaded.join(", ")}: remove their files first`,
         );
       }
-      for (const name of names) doc.plugins.delete(name);
+      return applyToState(doc, { op: "forget", plugins: names });
     }
+    const to = request.op !== "skip"
+      ? undefined
+      : request.to === undefined || request.to === "latest"
+      ? await this.#resolveStart("latest")
+      : request.to;
+    const idle: string[] = [];
+    for (const name of names) {
+      const lane = this.#lanes.get(name);
+      if (!lane) idle.push(name);
+      else if (request.op === "resume") lane.resume();
+      else lane.skip(to!);
+    }
+    applyToState(doc, { op: request.op, plugins: idle, ...(to === undefined ? {} : { to }) });
   }
 
   async #progress(): Promise<void> {

@@ -1,0 +1,97 @@
+/**
+ * Changing plugin state from the command line, safely whether or not a daemon runs:
+ * with no daemon, take the state lock and edit the file; with a daemon holding it, hand
+ * the change to the daemon (see engine/control.ts) and wait for its acknowledgement.
+ *
+ * @module
+ */
+import type { Config } from "../config/types.ts";
+import { applyToState, type ControlRequest, sendRequest } from "../engine/control.ts";
+import { ShotGridEventSource } from "../engine/event_source.ts";
+import { StateLock, StateLockedError } from "../state/lock.ts";
+import { readStateFile, StateStore } from "../state/state_store.ts";
+import { sleep } from "../util/abort.ts";
+import { daemonClient } from "./context.ts";
+import { UsageError } from "./errors.ts";
+
+/** Options of {@link changeState}. */
+export interface ChangeStateOptions {
+  /** How long to wait for a running daemon's acknowledgement (default 15 s). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Apply a state change now (no daemon) or through the running daemon.
+ *
+ * @param config The config (state file, site).
+ * @param request The change.
+ * @param options Wait limit.
+ * @returns How it was applied.
+ * @throws {UsageError} When a plugin is unknown or the daemon refused the change.
+ */
+export async function changeState(
+  config: Config,
+  request: Omit<ControlRequest, "id">,
+  options: ChangeStateOptions = {},
+): Promise<"applied" | "handed to the running daemon"> {
+  const file = config.daemon.stateFile;
+  const id = crypto.randomUUID();
+  if (await StateLock.holder(file) === null) {
+    try {
+      await using store = await StateStore.open(file, {
+        site: config.shotgrid.url,
+        purpose: "sgevents state command",
+      });
+      const names = pluginNames(store.doc.plugins.keys(), request.plugins);
+      const to = request.op === "skip" ? await resolveTo(config, request.to) : undefined;
+      applyToState(store.doc, {
+        op: request.op,
+        plugins: names,
+        ...(to === undefined ? {} : { to }),
+      });
+      await store.checkpoint();
+      return "applied";
+    } catch (error) {
+      if (!(error instanceof StateLockedError)) throw error;
+      // A daemon started meanwhile: hand it the change below.
+    }
+  }
+  const doc = await readStateFile(file);
+  pluginNames(doc?.plugins.keys() ?? [], request.plugins);
+  await sendRequest(file, { ...request, id });
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
+  while (Date.now() < deadline) {
+    await sleep(200);
+    const now = await readStateFile(file);
+    const ack = now?.applied.find((line) => line === id || line.startsWith(`${id} `));
+    if (ack === undefined) continue;
+    if (ack !== id) throw new UsageError(`The running daemon refused: ${ack.slice(id.length + 1)}`);
+    return "handed to the running daemon";
+  }
+  throw new UsageError(
+    `The running daemon did not acknowledge the request within ${
+      Math.round((options.timeoutMs ?? 15_000) / 1000)
+    } s; it stays queued in "${file}.requests" and applies when the daemon reads it`,
+  );
+}
+
+function pluginNames(known: Iterable<string>, wanted: readonly string[] | "all"): string[] {
+  const names = [...known];
+  if (wanted === "all") return names;
+  const unknown = wanted.filter((name) => !names.includes(name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `Unknown plugin(s) ${unknown.map((n) => `"${n}"`).join(", ")}; the state file knows: ${
+        names.join(", ") || "none"
+      }`,
+    );
+  }
+  return [...wanted];
+}
+
+async function resolveTo(config: Config, to: number | "latest" | undefined): Promise<number> {
+  if (typeof to === "number") return to;
+  await using client = daemonClient(config);
+  const newest = await new ShotGridEventSource(client).newestId(AbortSignal.timeout(30_000));
+  return newest ?? 0;
+}

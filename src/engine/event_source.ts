@@ -1,0 +1,59 @@
+/**
+ * The engine's {@link EventSource} over the ShotGrid REST client.
+ *
+ * @module
+ */
+import type { ShotGridClient } from "../shotgrid/client.ts";
+import { eventFields, type ShotGridEvent } from "../shotgrid/types.ts";
+import type { EventSource } from "./types.ts";
+
+/** Reads EventLogEntry rows through a {@link ShotGridClient}. */
+export class ShotGridEventSource implements EventSource {
+  #client: ShotGridClient;
+
+  /**
+   * @param client A client with the daemon's own script credentials. Its own retries
+   *   should be few: the engine's recovery loop handles long outages.
+   */
+  constructor(client: ShotGridClient) {
+    this.#client = client;
+  }
+
+  /** Events with `id > after`, ascending, at most `limit` (one request). */
+  async after(after: number, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]> {
+    return await this.#client.find("EventLogEntry", [["id", "greater_than", after]], eventFields, {
+      order: [{ field_name: "id", direction: "asc" }],
+      limit,
+      pageSize: limit,
+      signal,
+    }) as ShotGridEvent[];
+  }
+
+  /** The events among `ids` that exist now. */
+  async byIds(ids: readonly number[], signal: AbortSignal): Promise<ShotGridEvent[]> {
+    if (ids.length === 0) return [];
+    return await this.#client.find("EventLogEntry", [["id", "in", [...ids]]], eventFields, {
+      order: [{ field_name: "id", direction: "asc" }],
+      pageSize: Math.min(5000, Math.max(1, ids.length)),
+      signal,
+    }) as ShotGridEvent[];
+  }
+
+  /** The newest event id, or null on an empty site. */
+  newestId(signal: AbortSignal): Promise<number | null> {
+    return this.#edgeId("desc", signal);
+  }
+
+  /** The oldest event id, or null on an empty site. */
+  oldestId(signal: AbortSignal): Promise<number | null> {
+    return this.#edgeId("asc", signal);
+  }
+
+  async #edgeId(direction: "asc" | "desc", signal: AbortSignal): Promise<number | null> {
+    const record = await this.#client.findOne("EventLogEntry", [], ["id"], {
+      order: [{ field_name: "id", direction }],
+      signal,
+    });
+    return record?.id ?? null;
+  }
+}
