@@ -11,7 +11,7 @@ import { getLogger, type LogRecord, type Sink } from "@logtape/logtape";
 import nodemailer from "nodemailer";
 import type { EmailConfig } from "../config/types.ts";
 import { getLineFormatter } from "./format.ts";
-import { redact } from "./redact.ts";
+import { redact, registerSecret } from "./redact.ts";
 
 const pluginEmails = new Map<string, readonly string[] | boolean>();
 
@@ -55,13 +55,15 @@ const ownCategory = ["sgevents", "email"];
  *
  * @param config The `email` section.
  * @param options Clock and TLS options.
- * @returns The sink; disposing it waits (up to 10 s) for mails in flight, then disconnects.
+ * @returns The sink; disposing it waits (up to 10 s) for mails in flight, then disconnects;
+ *   a second disposal does nothing.
  */
 export function getEmailSink(
   config: EmailConfig,
   options?: EmailSinkOptions,
 ): Sink & AsyncDisposable {
   const clock = options?.clock ?? Date.now;
+  if (config.password !== null) registerSecret(config.password);
   const transport = nodemailer.createTransport({
     host: config.server,
     port: config.port,
@@ -82,6 +84,7 @@ export function getEmailSink(
   let suppressed = 0;
   let lastFailureLog = Number.NEGATIVE_INFINITY;
   let queue: Promise<void> = Promise.resolve();
+  let closed = false;
 
   const send = async (mail: { to: string[]; subject: string; text: string }) => {
     try {
@@ -99,6 +102,7 @@ export function getEmailSink(
   };
 
   const sink = (record: LogRecord): void => {
+    if (closed) return;
     if (ownCategory.every((part, index) => record.category[index] === part)) return;
     const to = recipientsFor(record.category, config.to);
     if (to.length === 0) return;
@@ -128,6 +132,8 @@ export function getEmailSink(
 
   return Object.assign(sink, {
     async [Symbol.asyncDispose]() {
+      if (closed) return;
+      closed = true;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, 10_000));
       await Promise.race([queue, timeout]);

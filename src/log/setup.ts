@@ -81,13 +81,15 @@ export async function setupLogging(
       });
     }
   }
+  let email: (Sink & AsyncDisposable) | undefined;
   if (options?.email?.enabled === true) {
-    const email = getEmailSink(options.email, {
+    email = getEmailSink(options.email, {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.emailTls === undefined ? {} : { tls: options.emailTls }),
     });
-    sinks.email = Object.assign(withFilter(email, "error"), {
-      [Symbol.asyncDispose]: () => email[Symbol.asyncDispose](),
+    const mailer = email;
+    sinks.email = Object.assign(withFilter(mailer, "error"), {
+      [Symbol.asyncDispose]: () => mailer[Symbol.asyncDispose](),
     });
   }
   const daemonSinks = (["console", "files", "email"] as const).filter((id) => id in sinks);
@@ -117,5 +119,11 @@ export async function setupLogging(
     loggers.push({ category, parentSinks: "forward", lowestLevel: level });
   }
   await configure({ sinks: sinks as Record<SinkId, Sink>, loggers, reset: true });
-  return { [Symbol.asyncDispose]: () => dispose() };
+  return {
+    async [Symbol.asyncDispose]() {
+      // Mails first: a failure to send is logged, and the other sinks must still be open.
+      await email?.[Symbol.asyncDispose]();
+      await dispose();
+    },
+  };
 }
