@@ -134,7 +134,13 @@ function compileCondition(def: EntityDef, c: Condition): Predicate {
     );
   }
   const name = c.field;
-  const get = (row: Row) => row[name];
+  // Dates compare at the one-second precision ShotGrid stores and shows.
+  const get = f.type === "date_time"
+    ? (row: Row) => {
+      const v = row[name];
+      return typeof v === "number" ? Math.floor(v / 1000) * 1000 : v;
+    }
+    : (row: Row) => row[name];
   const first = c.values[0];
   const isLink = f.type === "entity" || f.type === "multi_entity";
   const eq = isLink
