@@ -176,7 +176,7 @@ export class EventLog {
       const rNext = r ? Math.max(cur, r.start) : Infinity;
       const iNext = ii < ids.length ? ids[ii]! : Infinity;
       const next = Math.min(rNext, iNext);
-      if (next > to) return;
+      if (next > to || next === Infinity) return;
       yield next;
       cur = next + 1;
       if (next === iNext) ii++;
@@ -203,7 +203,7 @@ export class EventLog {
       const rNext = r ? Math.min(cur, r.end) : -Infinity;
       const iNext = ii >= 0 ? ids[ii]! : -Infinity;
       const next = Math.max(rNext, iNext);
-      if (next < from) return;
+      if (next < from || next === -Infinity) return;
       yield next;
       cur = next - 1;
       if (next === iNext) ii--;

@@ -40,7 +40,7 @@ export async function getToken(
  * @param sim The simulator.
  * @param path Path and query, e.g. `/api/v1/entity/shots/1`.
  * @param options Method, token, JSON body, content type, extra headers.
- * @returns Status, headers and the parsed body (`null` for an empty body).
+ * @returns Status, headers and the parsed body (`null` when empty, the text when not JSON).
  */
 export async function call(
   sim: Simulator,
@@ -65,7 +65,13 @@ export async function call(
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
   });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, json: text === "" ? null : JSON.parse(text) };
+  let json: unknown = null;
+  try {
+    json = text === "" ? null : JSON.parse(text);
+  } catch {
+    json = text; // proxy and maintenance pages answer HTML
+  }
+  return { status: res.status, headers: res.headers, json };
 }
 
 /**
