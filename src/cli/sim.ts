@@ -1,0 +1,116 @@
+/**
+ * `sgevents sim`: run a local ShotGrid-compatible site to try the daemon on, for demos and
+ * for out-of-process benchmarks. Prints the base URL as the first line of standard output.
+ *
+ * @module
+ */
+import { Command, InvalidArgumentError } from "commander";
+import { parseDuration } from "../config/duration.ts";
+import { startSimulator } from "../sim/mod.ts";
+
+/** The parsed options of `sgevents sim`. */
+interface SimCommandOptions {
+  port: number;
+  preload: number;
+  rate: number;
+  lateFraction: number;
+  lateDelay: number;
+  neverCommit: number;
+  tokenTtl: number;
+  seed: number;
+  logScriptWrites?: boolean;
+}
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) {
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    }
+    return n;
+  };
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError("must be a fraction between 0 and 1");
+  return n;
+}
+
+function rate(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && Number.isFinite(n))) {
+    throw new InvalidArgumentError("must be a number of changes per second >= 0");
+  }
+  return n;
+}
+
+function duration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    throw new InvalidArgumentError('must be a duration such as "10s", "500ms", "2m" or seconds');
+  }
+  return ms;
+}
+
+/**
+ * The `sim` command.
+ *
+ * @returns The commander command; its action runs until SIGINT or SIGTERM, then resolves.
+ */
+export function simCommand(): Command {
+  return new Command("sim")
+    .description("Run a local ShotGrid-compatible site (REST API, event log, faults) on 127.0.0.1")
+    .option("--port <n>", "TCP port (0 = any free port)", integer("port", 0), 0)
+    .option("--preload <n>", "EventLogEntry rows already on the site", integer("preload", 0), 0)
+    .option("--rate <r>", "random entity changes per second", rate, 0)
+    .option("--late-fraction <f>", "fraction of changes whose events commit late", fraction, 0)
+    .option("--late-delay <duration>", "how late late events commit", duration, 10_000)
+    .option("--never-commit <f>", "fraction of event ids that never commit", fraction, 0)
+    .option("--token-ttl <seconds>", "access token lifetime", integer("token-ttl", 1), 600)
+    .option("--seed <n>", "seed of all randomness", integer("seed", 0), 1)
+    .option(
+      "--log-script-writes",
+      "log the script's own writes (off by default, as on a real site)",
+    )
+    .addHelpText(
+      "after",
+      `
+The first line printed is the base URL; the second names the script and key to use.
+Control API (JSON): GET /_sim/health, GET /_sim/stats, POST /_sim/faults,
+POST /_sim/clear, POST /_sim/events {"count": n}.
+
+Examples:
+  sgevents sim --preload 1000 --rate 5
+  sgevents sim --port 8090 --rate 50 --late-fraction 0.1 --late-delay 10s --never-commit 0.01`,
+    )
+    .action(async (options: SimCommandOptions) => {
+      const sim = await startSimulator({
+        port: options.port,
+        preload: options.preload,
+        rate: options.rate,
+        lateFraction: options.lateFraction,
+        lateDelayMs: options.lateDelay,
+        neverCommitFraction: options.neverCommit,
+        tokenTtlSeconds: options.tokenTtl,
+        seed: options.seed,
+        logScriptWrites: options.logScriptWrites ?? false,
+      });
+      console.log(sim.url);
+      console.log("script: sgevents  key: sim-key  (password login: jo / jo-pass)");
+      console.log(
+        `events: ${sim.store.eventCount}, last id ${sim.store.lastEventId}; Ctrl-C to stop`,
+      );
+      const stopped = Promise.withResolvers<void>();
+      const stop = () => stopped.resolve();
+      Deno.addSignalListener("SIGINT", stop);
+      Deno.addSignalListener("SIGTERM", stop);
+      try {
+        await stopped.promise;
+      } finally {
+        Deno.removeSignalListener("SIGINT", stop);
+        Deno.removeSignalListener("SIGTERM", stop);
+        await sim.close();
+      }
+    });
+}

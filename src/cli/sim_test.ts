@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+
+const entry = fileURLToPath(new URL("./testdata/sim_entry.ts", import.meta.url));
+
+async function firstLine(
+  stream: ReadableStream<Uint8Array>,
+): Promise<{ line: string; text: string; rest: ReadableStream<string> }> {
+  const lines = stream.pipeThrough(new TextDecoderStream());
+  const reader = lines.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  return { line: text.split("\n")[0]!, text, rest: lines };
+}
+
+Deno.test("simCommand() prints the base URL first, serves, and exits 0 on SIGTERM", async () => {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      entry,
+      "--preload",
+      "1200",
+      "--late-delay",
+      "2s",
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const { line, text, rest } = await firstLine(child.stdout);
+    assert.match(line, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await (await fetch(`${line}/_sim/health`)).json();
+    assert.deepEqual(health, { ok: true, lastEventId: 1200, eventCount: 1200 });
+    const token = await fetch(`${line}/api/v1/auth/access_token`, {
+      method: "POST",
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        client_id: "sgevents",
+        client_secret: "sim-key",
+      }),
+    });
+    assert.equal(token.status, 200);
+    await token.body?.cancel();
+    child.kill("SIGTERM");
+    const status = await child.status;
+    assert.equal(status.code, 0);
+    const output = await Array.fromAsync(rest);
+    assert.match(text + output.join(""), /script: sgevents {2}key: sim-key/);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+  }
+});
+
+Deno.test("simCommand() refuses a bad duration with a usage error", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-read", entry, "--late-delay", "soon"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.notEqual(out.code, 0);
+  assert.match(new TextDecoder().decode(out.stderr), /--late-delay.*duration/);
+});

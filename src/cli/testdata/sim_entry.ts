@@ -1,0 +1,4 @@
+// Runs `sgevents sim` alone, for the CLI test to spawn.
+import { simCommand } from "../sim.ts";
+
+await simCommand().parseAsync(Deno.args, { from: "user" });
