@@ -74,11 +74,12 @@ export function taskContent(id: number): string {
 /**
  * The project of base entity `id` (alternating).
  *
- * @param id Entity id.
+ * @param id Entity id (any integer).
  * @returns A link to the project.
  */
 export function projectOf(id: number): Link {
-  const p = baseProjects[(id - 1) % baseProjects.length]!;
+  const n = baseProjects.length;
+  const p = baseProjects[(((id - 1) % n) + n) % n]!;
   return { type: "Project", id: p.id, name: p.name };
 }
 

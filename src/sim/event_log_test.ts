@@ -52,6 +52,14 @@ Deno.test("EventLog.ascending() and descending() merge synthesized ranges and st
 
 Deno.test("synthesizeEvent() is a pure function of id and seed", () => {
   assert.deepEqual(synthesizeEvent(12345, 9, 1000), synthesizeEvent(12345, 9, 1000));
+  for (let id = 1; id <= 50_000; id++) {
+    const e = synthesizeEvent(id, 1, 0);
+    assert.ok(
+      e.project === null || (e.project.type === "Project" && e.project.name),
+      `event ${id}`,
+    );
+    assert.ok(e.user?.type === "HumanUser" && e.user.name, `event ${id}`);
+  }
   const types = new Set(
     Array.from({ length: 500 }, (_, i) => synthesizeEvent(i + 1, 9, 0).event_type),
   );
