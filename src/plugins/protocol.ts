@@ -1,0 +1,151 @@
+/**
+ * What the plugin host and a plugin's Worker say to each other, and the shared memory
+ * they both read (so that stopping and the watchdog cost no message per event).
+ *
+ * @module
+ */
+import type { NormalizedMatchEvents } from "./matcher.ts";
+
+/** A registered callback as the host sees it (never the script key). */
+export interface CallbackInfo {
+  /** Function name, or `callback#<n>`. */
+  readonly name: string;
+  readonly scriptName: string;
+  readonly matchEvents: NormalizedMatchEvents;
+  readonly stopOnError: boolean;
+  /** The effective timeout: the callback's own or the configured one. */
+  readonly timeoutMs: number;
+}
+
+/** One callback failure (same shape as the engine's `FailedEvent`). */
+export interface FailedEvent {
+  readonly id: number;
+  readonly callback: string;
+  readonly error: string;
+  readonly stack: string | null;
+  readonly attempts: number;
+}
+
+/** Slots of the shared `Int32Array`. */
+export const slot = {
+  /** Host sets 1: finish the event in flight, then end the batch. */
+  stop: 0,
+  /** Worker: events of the current batch finished. */
+  done: 1,
+  /** Worker: 1 while a callback attempt runs. */
+  running: 2,
+  /** Worker: index of the callback running. */
+  callback: 3,
+  /** Worker: attempt number running (1-based). */
+  attempt: 4,
+  /** Worker: timeout of the attempt running, in ms. */
+  timeoutMs: 5,
+} as const;
+
+const int32Slots = 8;
+
+/** The shared control block: 8 Int32 slots then one BigInt64 (attempt start, epoch ms). */
+export interface Control {
+  readonly buffer: SharedArrayBuffer;
+  readonly ints: Int32Array;
+  readonly startedAt: BigInt64Array;
+}
+
+/**
+ * Create a control block, or view an existing buffer.
+ *
+ * @param buffer The buffer to view (the worker's side); a new one when omitted.
+ * @returns The typed views.
+ */
+export function controlBlock(buffer?: SharedArrayBuffer): Control {
+  const shared = buffer ?? new SharedArrayBuffer(int32Slots * 4 + 8);
+  return {
+    buffer: shared,
+    ints: new Int32Array(shared, 0, int32Slots),
+    startedAt: new BigInt64Array(shared, int32Slots * 4, 1),
+  };
+}
+
+/** Settings the worker needs to run callbacks. */
+export interface WorkerSettings {
+  readonly plugin: string;
+  readonly fileName: string;
+  readonly url: string;
+  readonly modules: readonly { readonly url: string; readonly fileUrl: string }[];
+  readonly shotgrid: {
+    readonly url: string;
+    readonly proxy: string | null;
+    readonly useSessionUuid: boolean;
+    readonly timeoutMs: number;
+  };
+  readonly callbackTimeoutMs: number;
+  readonly retries: number;
+  readonly backoff: {
+    readonly initialMs?: number;
+    readonly maxMs?: number;
+    readonly factor?: number;
+  };
+  readonly control: SharedArrayBuffer;
+}
+
+/** Where a batch picks up after the worker was restarted mid-callback. */
+export interface Resume {
+  readonly callbackIndex: number;
+  readonly failedAttempts: number;
+  readonly error: string;
+  readonly stack: string | null;
+}
+
+/** Host to worker. */
+export type HostMessage =
+  | { readonly kind: "load"; readonly settings: WorkerSettings }
+  | {
+    readonly kind: "deliver";
+    readonly seq: number;
+    /** The wanted events, one JSON array. */
+    readonly events: string;
+    readonly resume: Resume | null;
+    readonly timing: boolean;
+  }
+  /** Wake a backoff wait: the stop flag is set. */
+  | { readonly kind: "stop" }
+  /** Shutdown: abort the running callback's signal too. */
+  | { readonly kind: "abort" };
+
+/** One callback run, for the timing log. */
+export interface Timing {
+  readonly callback: string;
+  readonly eventId: number;
+  readonly durationMs: number;
+  readonly delayMs: number;
+  readonly attempts: number;
+  readonly ok: boolean;
+}
+
+/** A log record from the plugin. */
+export interface LogRecordMessage {
+  readonly kind: "log";
+  readonly level: "debug" | "info" | "warning" | "error";
+  readonly message: string;
+  readonly properties: Record<string, unknown> | null;
+}
+
+/** Worker to host. */
+export type WorkerMessage =
+  | {
+    readonly kind: "loaded";
+    readonly callbacks: readonly CallbackInfo[];
+    readonly emails: readonly string[] | boolean;
+  }
+  | { readonly kind: "loadFailed"; readonly error: string; readonly stack: string | null }
+  | LogRecordMessage
+  | { readonly kind: "skipped"; readonly seq: number; readonly failure: FailedEvent }
+  | {
+    readonly kind: "done";
+    readonly seq: number;
+    /** Events of this batch finished. */
+    readonly done: number;
+    readonly paused: FailedEvent | null;
+    readonly stopped: boolean;
+    readonly timings: readonly Timing[];
+  };

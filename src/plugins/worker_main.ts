@@ -1,0 +1,379 @@
+/**
+ * The code running inside a plugin's Worker (one Worker per plugin): imports the
+ * bundled plugin, calls `registerCallbacks`, then runs each delivered batch through the
+ * callbacks in registration order, with timeouts, retries and backoff.
+ *
+ * Each worker parses its own copy of a batch and deep-freezes every event, so no plugin
+ * can change what another sees. A callback that never yields cannot be stopped from
+ * here: the host's watchdog terminates the worker (see host.ts).
+ *
+ * @module
+ */
+import { ShotGridClient } from "../shotgrid/client.ts";
+import type { ShotGridEvent } from "../shotgrid/types.ts";
+import { sleep } from "../util/abort.ts";
+import { backoffDelay } from "../util/backoff.ts";
+import { describeError } from "./errors.ts";
+import type { CallbackContext, PluginLogger } from "./mod.ts";
+import {
+  type Control,
+  controlBlock,
+  type FailedEvent,
+  type HostMessage,
+  type LogRecordMessage,
+  type Resume,
+  slot,
+  type Timing,
+  type WorkerMessage,
+  type WorkerSettings,
+} from "./protocol.ts";
+import { PluginRegistrar, type Registration } from "./registrar.ts";
+
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
+  addEventListener(type: string, listener: (event: Event) => void): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+
+let settings: WorkerSettings | null = null;
+let control: Control | null = null;
+let registrations: readonly Registration[] = [];
+/** Aborted by a "stop" message: wakes a backoff wait. Renewed per batch. */
+let stopWaker = new AbortController();
+/** Aborted by an "abort" message (shutdown): also aborts the running callback's signal. */
+const shutdown = new AbortController();
+const clients = new Map<Registration, ShotGridClient>();
+
+function post(message: WorkerMessage): void {
+  scope.postMessage(message);
+}
+
+function log(level: LogRecordMessage["level"], message: unknown, properties?: unknown): void {
+  const text = typeof message === "string" ? message : String(message);
+  const props = properties !== null && typeof properties === "object"
+    ? properties as Record<string, unknown>
+    : null;
+  try {
+    post({ kind: "log", level, message: text, properties: props });
+  } catch {
+    // Properties that cannot cross isolates (functions, sockets): send what JSON keeps.
+    post({ kind: "log", level, message: text, properties: jsonSafe(props) });
+  }
+}
+
+const logger: PluginLogger = {
+  debug: (message, properties) => log("debug", message, properties),
+  info: (message, properties) => log("info", message, properties),
+  warn: (message, properties) => log("warning", message, properties),
+  error: (message, properties) => log("error", message, properties),
+};
+
+const dataUrlPattern =
+  /data:text\/javascript;base64,([A-Za-z0-9+/=]*)(?:\.\.\.\.\.\.([A-Za-z0-9+/=]*))?/g;
+
+/**
+ * Data URLs in stacks and messages are replaced by the module's file URL. V8 shows
+ * long ones as `head......tail`; the loader's trailer makes tails distinct.
+ */
+function mapText(text: string): string {
+  const modules = settings?.modules ?? [];
+  return text.replace(dataUrlPattern, (match, head: string, tail: string | undefined) => {
+    const prefix = "data:text/javascript;base64,";
+    const found = modules.find((m) =>
+      tail === undefined ? m.url === match : m.url.startsWith(prefix + head) && m.url.endsWith(tail)
+    );
+    return found?.fileUrl ?? match;
+  });
+}
+
+function describe(error: unknown): { error: string; stack: string | null } {
+  const { error: text, stack } = describeError(error);
+  return { error: mapText(text), stack: stack === null ? null : mapText(stack) };
+}
+
+// A plugin's stray promise or timer must not take its worker down: log it and go on.
+scope.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  const { error, stack } = describe((event as PromiseRejectionEvent).reason);
+  log("error", `Unhandled promise rejection in plugin: ${error}`, { stack });
+});
+scope.addEventListener("error", (event) => {
+  event.preventDefault();
+  const { error, stack } = describe((event as ErrorEvent).error ?? (event as ErrorEvent).message);
+  log("error", `Uncaught error in plugin: ${error}`, { stack });
+});
+
+scope.onmessage = (event) => {
+  const message = event.data;
+  switch (message.kind) {
+    case "load":
+      void load(message.settings);
+      break;
+    case "deliver":
+      void deliver(message.seq, message.events, message.resume, message.timing);
+      break;
+    case "stop":
+      stopWaker.abort();
+      break;
+    case "abort":
+      stopWaker.abort();
+      shutdown.abort(new DOMException("The daemon is shutting down", "AbortError"));
+      break;
+  }
+};
+
+async function load(loadSettings: WorkerSettings): Promise<void> {
+  settings = loadSettings;
+  control = controlBlock(loadSettings.control);
+  const prefix = `Cannot load plugin "${loadSettings.fileName}"`;
+  const fail = (reason: string, error?: unknown) => {
+    const stack = error === undefined ? null : describe(error).stack;
+    post({ kind: "loadFailed", error: `${prefix}: ${reason}`, stack });
+  };
+  let module: Record<string, unknown>;
+  try {
+    module = await import(loadSettings.url);
+  } catch (error) {
+    return fail(describe(error).error, error);
+  }
+  const register = module.registerCallbacks;
+  if (typeof register !== "function") return fail("it exports no registerCallbacks function");
+  const registrar = new PluginRegistrar(loadSettings.plugin, logger);
+  try {
+    await register(registrar);
+  } catch (error) {
+    return fail(`registerCallbacks failed: ${describe(error).error}`, error);
+  } finally {
+    registrar.seal();
+  }
+  registrations = registrar.registrations;
+  post({
+    kind: "loaded",
+    callbacks: registrations.map((r) => ({
+      name: r.name,
+      scriptName: r.scriptName,
+      matchEvents: r.matchEvents,
+      stopOnError: r.stopOnError,
+      timeoutMs: r.timeoutMs ?? loadSettings.callbackTimeoutMs,
+    })),
+    emails: registrar.emails,
+  });
+}
+
+async function deliver(
+  seq: number,
+  payload: string,
+  resume: Resume | null,
+  timing: boolean,
+): Promise<void> {
+  const ints = control!.ints;
+  stopWaker = new AbortController();
+  const events = JSON.parse(payload) as ShotGridEvent[];
+  const timings: Timing[] = [];
+  let paused: FailedEvent | null = null;
+  let stopped = false;
+  let index = 0;
+  Atomics.store(ints, slot.done, 0);
+  batch: for (; index < events.length; index++) {
+    if (Atomics.load(ints, slot.stop) === 1) {
+      stopped = true;
+      break;
+    }
+    const event = deepFreeze(events[index]!);
+    const resumeHere = index === 0 ? resume : null;
+    for (let c = resumeHere?.callbackIndex ?? 0; c < registrations.length; c++) {
+      const registration = registrations[c]!;
+      if (!registration.matches(event)) continue;
+      const outcome = await runWithRetries(registration, c, event, resumeHere);
+      if (timing && outcome.kind !== "stopped") timings.push(outcome.timing);
+      if (outcome.kind === "stopped") {
+        stopped = true;
+        break batch;
+      }
+      if (outcome.kind === "failed") {
+        if (registration.stopOnError) {
+          paused = outcome.failure;
+          break batch;
+        }
+        post({ kind: "skipped", seq, failure: outcome.failure });
+      }
+    }
+    Atomics.store(ints, slot.done, index + 1);
+  }
+  post({ kind: "done", seq, done: index, paused, stopped, timings });
+}
+
+type Outcome =
+  | { readonly kind: "ok"; readonly timing: Timing }
+  | { readonly kind: "failed"; readonly failure: FailedEvent; readonly timing: Timing }
+  | { readonly kind: "stopped" };
+
+async function runWithRetries(
+  registration: Registration,
+  index: number,
+  event: ShotGridEvent,
+  resume: Resume | null,
+): Promise<Outcome> {
+  const { retries, backoff } = settings!;
+  const ints = control!.ints;
+  const maxAttempts = retries + 1;
+  const started = performance.now();
+  const resumed = resume !== null && resume.callbackIndex === index;
+  let attempt = resumed ? resume.failedAttempts + 1 : 1;
+  let last = resumed ? { error: resume.error, stack: resume.stack } : null;
+  const timingOf = (ok: boolean, attempts: number): Timing => ({
+    callback: registration.name,
+    eventId: event.id,
+    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    delayMs: Date.now() - Date.parse(event.created_at),
+    attempts,
+    ok,
+  });
+  const failed = (attempts: number): Outcome => ({
+    kind: "failed",
+    failure: {
+      id: event.id,
+      callback: registration.name,
+      error: last?.error ?? "Unknown error",
+      stack: last?.stack ?? null,
+      attempts,
+    },
+    timing: timingOf(false, attempts),
+  });
+
+  for (;;) {
+    if (attempt > maxAttempts) return failed(attempt - 1);
+    if (attempt > 1) {
+      if (Atomics.load(ints, slot.stop) === 1) return { kind: "stopped" };
+      try {
+        await sleep(backoffDelay(attempt - 1, backoff), stopWaker.signal);
+      } catch {
+        return { kind: "stopped" };
+      }
+    }
+    try {
+      await runOnce(registration, index, event, attempt);
+      return { kind: "ok", timing: timingOf(true, attempt) };
+    } catch (error) {
+      if (shutdown.signal.aborted) return { kind: "stopped" };
+      last = describe(error);
+      if (isProgrammerError(error)) return failed(attempt);
+      if (attempt < maxAttempts) {
+        log(
+          "warning",
+          `Callback ${registration.name} failed on event ${event.id} (attempt ${attempt} of ${maxAttempts}), retrying: ${last.error}`,
+        );
+      }
+      attempt++;
+    }
+  }
+}
+
+async function runOnce(
+  registration: Registration,
+  index: number,
+  event: ShotGridEvent,
+  attempt: number,
+): Promise<void> {
+  const ints = control!.ints;
+  const timeoutMs = registration.timeoutMs ?? settings!.callbackTimeoutMs;
+  const controller = new AbortController();
+  const onShutdown = () => controller.abort(shutdown.signal.reason);
+  shutdown.signal.addEventListener("abort", onShutdown, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new DOMException(
+        `Callback ${registration.name} timed out after ${timeoutMs} ms`,
+        "TimeoutError",
+      );
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  Atomics.store(ints, slot.callback, index);
+  Atomics.store(ints, slot.attempt, attempt);
+  Atomics.store(ints, slot.timeoutMs, Math.min(timeoutMs, 2 ** 31 - 1));
+  Atomics.store(control!.startedAt, 0, BigInt(Date.now()));
+  Atomics.store(ints, slot.running, 1);
+  const ctx: CallbackContext = { signal: controller.signal, attempt, plugin: settings!.plugin };
+  try {
+    const run = (async () =>
+      await registration.callback(
+        clientFor(registration, event),
+        logger,
+        event,
+        registration.args,
+        ctx,
+      ))();
+    await Promise.race([run, timeout]);
+  } finally {
+    Atomics.store(ints, slot.running, 0);
+    clearTimeout(timer);
+    shutdown.signal.removeEventListener("abort", onShutdown);
+  }
+}
+
+/** Bugs do not fix themselves on retry (STYLE.md): fail at once. */
+function isProgrammerError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof ReferenceError ||
+    error instanceof SyntaxError;
+}
+
+/**
+ * `sg` for one call: the callback's own client, created on first use (so callbacks that
+ * never touch `sg` never need a reachable site), with the event's session uuid when
+ * `use_session_uuid` is on.
+ */
+function clientFor(registration: Registration, event: ShotGridEvent): ShotGridClient {
+  const base = () => {
+    let client = clients.get(registration);
+    if (!client) {
+      const { url, proxy, timeoutMs } = settings!.shotgrid;
+      client = new ShotGridClient({
+        url,
+        scriptName: registration.scriptName,
+        scriptKey: registration.scriptKey,
+        proxy,
+        timeoutMs,
+      });
+      clients.set(registration, client);
+    }
+    return client;
+  };
+  if (!settings!.shotgrid.useSessionUuid) return lazy(base);
+  return lazy(() => base().withSessionUuid(event.session_uuid ?? null));
+}
+
+function lazy(create: () => ShotGridClient): ShotGridClient {
+  let real: ShotGridClient | undefined;
+  const get = () => (real ??= create());
+  return new Proxy(Object.create(ShotGridClient.prototype) as ShotGridClient, {
+    get(_target, property) {
+      const client = get();
+      const value = Reflect.get(client, property, client);
+      return typeof value === "function" ? value.bind(client) : value;
+    },
+    has: (_target, property) => property in get(),
+    set: (_target, property, value) => Reflect.set(get(), property, value),
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function jsonSafe(value: unknown): Record<string, unknown> | null {
+  if (value === null) return null;
+  try {
+    return JSON.parse(JSON.stringify(value, (_k, v) => typeof v === "bigint" ? String(v) : v));
+  } catch {
+    return { value: String(value) };
+  }
+}
