@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { fromFileUrl } from "node:url";
+import { fileURLToPath } from "node:url";
 
 /** The repository root. */
-export const root: string = fromFileUrl(new URL("../", import.meta.url));
+export const root: string = fileURLToPath(new URL("../", import.meta.url));
 
 /** A temp folder removed when disposed. */
 export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
@@ -142,14 +142,22 @@ export interface DaemonProcess extends AsyncDisposable {
  * Run `sgevents <args>` as a subprocess of the repository's main.ts.
  *
  * @param args CLI arguments.
+ * @param options Extra environment, and extra `deno run` flags (e.g. `--cpu-prof`).
  * @returns The process, killed with SIGKILL on dispose if still running.
  */
 export function spawnSgevents(
   args: readonly string[],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; denoArgs?: readonly string[] } = {},
 ): DaemonProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "--unstable-worker-options", `${root}main.ts`, ...args],
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-worker-options",
+      ...options.denoArgs ?? [],
+      `${root}main.ts`,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

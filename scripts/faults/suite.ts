@@ -1,0 +1,80 @@
+/**
+ * The fault scenarios at full size or scaled down (`quick`, also run by
+ * tests/faults_test.ts), as named steps returning checks.
+ *
+ * @module
+ */
+import { badConfigs, badPlugins, badStateFiles } from "./bad_input.ts";
+import { gapScenario } from "./gaps.ts";
+import type { Check } from "./harness.ts";
+import { killRestart } from "./kill.ts";
+import { faultySite } from "./site.ts";
+
+/** One scenario of the suite. */
+export interface Scenario {
+  readonly name: string;
+  run(): Promise<Check[]>;
+}
+
+/**
+ * The scenarios.
+ *
+ * @param options `quick`: the scaled-down run.
+ * @returns The scenarios, in the order they run.
+ */
+export function faultScenarios(options: { quick: boolean }): Scenario[] {
+  const q = options.quick;
+  return [
+    {
+      name: "SIGKILL at random moments",
+      run: () =>
+        killRestart({
+          signal: "SIGKILL",
+          kills: q ? 3 : 20,
+          plugins: 3,
+          preload: q ? 2000 : 20_000,
+          rate: q ? 50 : 200,
+          upMs: q ? [500, 1500] : [300, 2500],
+          batchSize: 100,
+        }),
+    },
+    {
+      name: "SIGTERM at random moments",
+      run: () =>
+        killRestart({
+          signal: "SIGTERM",
+          kills: q ? 3 : 20,
+          plugins: 3,
+          preload: q ? 2000 : 20_000,
+          rate: q ? 50 : 200,
+          upMs: q ? [500, 1500] : [300, 2500],
+          batchSize: 100,
+          seed: 8,
+        }),
+    },
+    {
+      name: "faulty site",
+      run: () =>
+        faultySite({
+          faultMs: q ? 3000 : 20_000,
+          outageMs: q ? 3000 : 30_000,
+          stopLimitMs: q ? 10_000 : 2000,
+          plugins: 3,
+        }),
+    },
+    {
+      name: "gaps",
+      run: () =>
+        gapScenario({
+          lateCommits: q ? 5 : 100,
+          lostIds: q ? 3 : 20,
+          oldGaps: q ? 2 : 10,
+          backlogTimeoutMs: q ? 3000 : 10_000,
+          plugins: 3,
+        }),
+    },
+    { name: "bad configs", run: () => badConfigs({ quick: q }) },
+    { name: "bad state files", run: () => badStateFiles() },
+    { name: "bad plugins", run: () => badPlugins({ callbackTimeout: q ? "1s" : "2s" }) },
+  ];
+}
