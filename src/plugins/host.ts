@@ -24,6 +24,7 @@
  */
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { PluginPermissions } from "../config/types.ts";
+import { logCallbackTiming } from "../log/timing.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
 import type { PluginFile } from "./discovery.ts";
@@ -292,7 +293,8 @@ export class PluginHost implements AsyncDisposable {
         stopped: stopped && done < events.length,
       };
     };
-    const timing = getLogger(["sgevents", "timing"]).isEnabledFor("debug");
+    // Timings cost a record per callback and event: only collected when the timing log is on.
+    const timing = getLogger(["sgevents", "timing"]).isEnabledFor("info");
     let offset = 0;
     let resume: Resume | null = null;
     let payload = serializeEvents(events, wanted);
@@ -505,13 +507,8 @@ export class PluginHost implements AsyncDisposable {
   }
 
   #emitTimings(timings: readonly Timing[]): void {
-    if (timings.length === 0) return;
-    const log = getLogger(["sgevents", "timing"]);
-    for (const t of timings) {
-      log.debug(
-        "{plugin}.{callback} processed event {eventId} in {durationMs} ms, {delayMs} ms after it happened",
-        { plugin: this.name, ...t },
-      );
+    for (const { callback, eventId, durationMs, delayMs, ok } of timings) {
+      logCallbackTiming({ plugin: this.name, callback, eventId, durationMs, delayMs, ok });
     }
   }
 

@@ -459,8 +459,8 @@ Deno.test("PluginHost emits one timing record per callback and event", async () 
   assert.deepEqual(
     timings.map((r) => [r.level, r.properties.plugin, r.properties.callback, r.properties.eventId]),
     [
-      ["debug", "timed", "onEvent", 1],
-      ["debug", "timed", "onEvent", 2],
+      ["info", "timed", "onEvent", 1],
+      ["info", "timed", "onEvent", 2],
     ],
   );
   for (const r of timings) {

@@ -10,7 +10,7 @@
  * import type { Registrar, Callback } from "sgevents/plugin";
  *
  * export function registerCallbacks(reg: Registrar): void {
- *   reg.registerCallback("status_logger", Deno.env.get("SG_KEY") ?? "", onStatus, {
+ *   reg.registerCallback("status_logger", Deno.env.get("SG_KEY") ?? "sim-key", onStatus, {
  *     Shotgun_Task_Change: ["sg_status_list"],
  *   });
  * }

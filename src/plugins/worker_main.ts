@@ -88,9 +88,14 @@ function mapText(text: string): string {
   });
 }
 
+/** Stack frames of the runtime itself say nothing to a plugin's author. */
+const ownFrames = (line: string) => line.includes(import.meta.url) || line.includes("(ext:");
+
 function describe(error: unknown): { error: string; stack: string | null } {
   const { error: text, stack } = describeError(error);
-  return { error: mapText(text), stack: stack === null ? null : mapText(stack) };
+  if (stack === null) return { error: mapText(text), stack: null };
+  const lines = mapText(stack).split("\n").filter((line) => !ownFrames(line));
+  return { error: mapText(text), stack: lines.join("\n") };
 }
 
 // A plugin's stray promise or timer must not take its worker down: log it and go on.
