@@ -422,31 +422,33 @@ Deno.test("PluginHost applies worker permissions: a plugin denied read cannot re
   ]);
 });
 
-Deno.test("PluginHost restarts a worker that died mid-callback and fails that attempt", async () => {
+Deno.test("PluginHost restarts a worker its plugin ended (close, Deno.exit) and fails that attempt", async () => {
   await using dir = await tempDir();
   await using logs = await LogCapture.start();
-  const marker = join(dir.path, "died");
   const file = await writeFiles(dir.path, {
     "dies.ts": pluginWith(`
       if (event.id === 2 && ctx.attempt === 1) {
-        Deno.writeTextFileSync(${JSON.stringify(marker)}, "");
         globalThis.close();
         await new Promise(() => {});
       }
+      if (event.id === 3 && ctx.attempt === 1) Deno.exit(3);
       logger.info("ok " + event.id + " attempt " + ctx.attempt);
     `),
   });
-  await using host = await start(file, { callbackTimeoutMs: 150, graceMs: 100, retries: 1 });
+  // A long timeout: the host must learn of the exit from the worker, not from its watchdog.
+  await using host = await start(file, { callbackTimeoutMs: 60_000, retries: 1 });
   const report = await host.deliver(events.slice(0, 3));
   assert.deepEqual(report, { done: 3, lastId: 3, skipped: [], paused: null, stopped: false });
-  assert.deepEqual(
-    logs.messages(["sgevents", "plugin", "dies"]).filter((m) => m.startsWith("ok")),
-    [
-      "ok 1 attempt 1",
-      "ok 2 attempt 2",
-      "ok 3 attempt 1",
-    ],
-  );
+  const messages = logs.messages(["sgevents", "plugin", "dies"]);
+  assert.deepEqual(messages.filter((m) => m.startsWith("ok")), [
+    "ok 1 attempt 1",
+    "ok 2 attempt 2",
+    "ok 3 attempt 2",
+  ]);
+  assert.deepEqual(messages.filter((m) => m.startsWith("Restarting")), [
+    "Restarting the worker of plugin dies after callback onEvent failed on event 2: Worker exited: the plugin called close()",
+    "Restarting the worker of plugin dies after callback onEvent failed on event 3: Worker exited: the plugin called Deno.exit(3)",
+  ]);
 });
 
 Deno.test("PluginHost emits one timing record per callback and event", async () => {

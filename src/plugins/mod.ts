@@ -7,7 +7,8 @@
  *
  * @example A plugin that logs status changes on Tasks
  * ```ts
- * import type { Registrar, Callback } from "sgevents/plugin";
+ * // In a plugin folder beside src/: import type { ... } from "../src/plugins/mod.ts";
+ * import type { Callback, Registrar } from "./mod.ts";
  *
  * export function registerCallbacks(reg: Registrar): void {
  *   reg.registerCallback("status_logger", Deno.env.get("SG_KEY") ?? "sim-key", onStatus, {

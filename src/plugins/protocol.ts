@@ -138,6 +138,8 @@ export type WorkerMessage =
     readonly emails: readonly string[] | boolean;
   }
   | { readonly kind: "loadFailed"; readonly error: string; readonly stack: string | null }
+  /** The plugin ended its own worker (`Deno.exit()`, `close()`): restart without waiting. */
+  | { readonly kind: "exiting"; readonly reason: string }
   | LogRecordMessage
   | { readonly kind: "skipped"; readonly seq: number; readonly failure: FailedEvent }
   | {

@@ -31,6 +31,7 @@ import { PluginRegistrar, type Registration } from "./registrar.ts";
 
 interface WorkerScope {
   postMessage(message: unknown): void;
+  close(): void;
   onmessage: ((event: MessageEvent<HostMessage>) => void) | null;
   addEventListener(type: string, listener: (event: Event) => void): void;
 }
@@ -109,6 +110,19 @@ scope.addEventListener("error", (event) => {
   const { error, stack } = describe((event as ErrorEvent).error ?? (event as ErrorEvent).message);
   log("error", `Uncaught error in plugin: ${error}`, { stack });
 });
+
+// A plugin ending its own worker would look like a hang until the watchdog fired: tell
+// the host first, so it restarts the worker and fails the attempt at once.
+const exit = Deno.exit;
+const close = scope.close;
+Deno.exit = ((code?: number) => {
+  post({ kind: "exiting", reason: `the plugin called Deno.exit(${code ?? ""})` });
+  return exit(code);
+}) as typeof Deno.exit;
+scope.close = () => {
+  post({ kind: "exiting", reason: "the plugin called close()" });
+  close.call(globalThis);
+};
 
 scope.onmessage = (event) => {
   const message = event.data;
