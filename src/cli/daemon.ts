@@ -116,5 +116,8 @@ async function startHost(config: Config, plugin: PluginFileInfo): Promise<Plugin
 }
 
 async function* discoverOnce(config: Config): AsyncIterable<PluginFileInfo[]> {
-  yield (await discoverPlugins(config.plugins.paths)).plugins;
+  const logger = getLogger(["sgevents", "plugins"]);
+  yield await discoverPlugins(config.plugins.paths, {
+    onProblem: (problem) => logger.warn("{reason}", { reason: problem.reason }),
+  });
 }

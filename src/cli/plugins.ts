@@ -5,7 +5,7 @@
  */
 import { Command } from "commander";
 import type { Config } from "../config/types.ts";
-import { discoverPlugins } from "../plugins/discovery.ts";
+import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
 import { readStateFile } from "../state/state_store.ts";
 import { configOption, loadCommandConfig } from "./context.ts";
 import { checkPlugin } from "./dispatch.ts";
@@ -82,10 +82,11 @@ export interface PluginRow {
  * @returns One row per plugin file, then one per orphaned state entry.
  */
 export async function listPlugins(config: Config): Promise<PluginRow[]> {
-  const found = await discoverPlugins(config.plugins.paths);
+  const problems: DiscoveryProblem[] = [];
+  const found = await discoverPlugins(config.plugins.paths, { onProblem: (p) => problems.push(p) });
   const doc = await readStateFile(config.daemon.stateFile);
   const rows: PluginRow[] = [];
-  for (const plugin of found.plugins) {
+  for (const plugin of found) {
     const state = doc?.plugins.get(plugin.name) ?? null;
     const settings = config.plugins.settings[plugin.name];
     const paused = state?.paused
@@ -116,17 +117,17 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       lastError: result.loadError ?? state?.lastError ?? null,
     });
   }
-  for (const problem of found.problems) {
+  for (const problem of problems) {
     rows.push({
-      name: problem.name ?? "-",
-      file: problem.file ?? null,
-      status: "problem",
+      name: "-",
+      file: problem.path,
+      status: "skipped",
       paused: null,
       callbacks: [],
       lastError: problem.reason,
     });
   }
-  const names = new Set(found.plugins.map((p) => p.name));
+  const names = new Set(found.map((p) => p.name));
   for (const [name, state] of doc?.plugins ?? []) {
     if (names.has(name)) continue;
     rows.push({

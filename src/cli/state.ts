@@ -104,7 +104,7 @@ export async function stateReport(
   const file = config.daemon.stateFile;
   const doc = await readStateFile(file);
   const daemon = await StateLock.holder(file);
-  const present = new Set((await discoverPlugins(config.plugins.paths)).plugins.map((p) => p.name));
+  const present = new Set((await discoverPlugins(config.plugins.paths)).map((p) => p.name));
   let newestId: number | null = null;
   if (!options.offline && doc && doc.plugins.size > 0) {
     await using client = daemonClient(config, { retries: 0 });
