@@ -32,6 +32,7 @@ Deno.test("PluginHost.start() reports each load failure with its reason while ot
     "syntax.ts": `export function registerCallbacks( {\n`,
     "missing_helper.ts": `import { x } from "./gone.ts";\nexport function registerCallbacks() {}\n`,
     "no_export.ts": `export function register() {}\n`,
+    "bad_package.ts": `import "node:no_such_module";\nexport function registerCallbacks() {}\n`,
     "throws.ts": `export function registerCallbacks() { throw new Error("no config"); }\n`,
     "bad_match.ts": pluginWith("", `{ Shotgun_Task_Change: [] }`),
     "top_level_throw.ts": `throw new Error("at import");\nexport function registerCallbacks() {}\n`,
@@ -41,6 +42,8 @@ Deno.test("PluginHost.start() reports each load failure with its reason while ot
     "syntax.ts": 'Cannot load plugin "syntax.ts": syntax.ts:',
     "missing_helper.ts": 'Cannot load plugin "missing_helper.ts": cannot read gone.ts',
     "no_export.ts": 'Cannot load plugin "no_export.ts": it exports no registerCallbacks function',
+    "bad_package.ts":
+      'Cannot load plugin "bad_package.ts": TypeError: No such built-in module: node:no_such_module',
     "throws.ts": 'Cannot load plugin "throws.ts": registerCallbacks failed: Error: no config',
     "bad_match.ts":
       'Cannot load plugin "bad_match.ts": registerCallbacks failed: TypeError: Invalid matchEvents["Shotgun_Task_Change"]',
