@@ -47,7 +47,8 @@ console.log(
 const results: Record<string, unknown> = {};
 const rows: string[][] = [];
 const started = Date.now();
-const log = (text: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${text}`);
+const log = (text: string) =>
+  console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${text}`);
 
 const throughputRow = (r: ThroughputResult) => {
   rows.push([
@@ -151,7 +152,9 @@ if (values.profile !== undefined) {
   results.profile = { run: r, top };
   console.log("\nDaemon main thread, self time by function (top 25):");
   for (const t of top) {
-    console.log(`  ${t.percent.toFixed(1).padStart(5)} %  ${t.selfMs.toFixed(0).padStart(6)} ms  ${t.name}`);
+    console.log(
+      `  ${t.percent.toFixed(1).padStart(5)} %  ${t.selfMs.toFixed(0).padStart(6)} ms  ${t.name}`,
+    );
   }
 }
 
@@ -161,7 +164,8 @@ const document = {
   machine,
   scale,
   runs,
-  reference: "Python shotgunEvents: 1,200-1,900 events/s with 1-10 no-op plugins (performance-notes.md)",
+  reference:
+    "Python shotgunEvents: 1,200-1,900 events/s with 1-10 no-op plugins (performance-notes.md)",
   durationSeconds: Math.round((Date.now() - started) / 1000),
   results,
 };
@@ -172,6 +176,10 @@ console.log(`\nWrote ${out} (${document.durationSeconds} s)`);
 
 function printTable(table: string[][]): void {
   const widths: number[] = [];
-  for (const row of table) row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
-  for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  for (const row of table) {
+    row.forEach((cell, i) => widths[i] = Math.max(widths[i] ?? 0, cell.length));
+  }
+  for (const row of table) {
+    console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join("  ").trimEnd());
+  }
 }

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { faultScenarios } from "./faults/suite.ts";
-import { check, type Check } from "./faults/harness.ts";
+import { type Check, check } from "./faults/harness.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { root, spawnSgevents, type DaemonProcess } from "../../tests/helpers.ts";
+import { type DaemonProcess, root, spawnSgevents } from "../../tests/helpers.ts";
 
 /** Where the simulator of a scenario ran. */
 export type SimLayout = "sim-process" | "bench-process";

@@ -40,7 +40,9 @@ export async function summarizeProfiles(dir: string, top: number): Promise<Profi
       const file = url.replace(/^.*\/(src|node_modules|npm)\//, "$1/").replace(/^file:\/\//, "");
       names.set(
         node.id,
-        url === "" ? `(${functionName || "anonymous"})` : `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`,
+        url === ""
+          ? `(${functionName || "anonymous"})`
+          : `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`,
       );
     }
     profile.samples.forEach((id, i) => {

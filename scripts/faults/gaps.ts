@@ -18,6 +18,7 @@ import {
   deliveryChecks,
   occurrences,
   seeded,
+  stopDaemon,
   waitUntil,
   workspace,
 } from "./harness.ts";
@@ -100,8 +101,7 @@ export async function gapScenario(options: GapOptions): Promise<Check[]> {
     timeout + 30_000,
     daemon,
   );
-  daemon.kill("SIGTERM");
-  const code = await daemon.exited;
+  const { code } = await stopDaemon(daemon);
   const output = daemon.output();
   checks.push(check("gaps: every committed event arrived, lost ids expired", settled));
   checks.push(check("gaps: the daemon stopped with exit 0", code === 0, `exit ${code}`));

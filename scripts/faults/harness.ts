@@ -9,8 +9,8 @@ import {
   audit,
   type DaemonProcess,
   readIds,
-  recorderPlugin,
   type RecorderOptions,
+  recorderPlugin,
   writeConfig,
 } from "../../tests/helpers.ts";
 
@@ -301,4 +301,31 @@ export function startTraffic(
       await Promise.all(pending);
     },
   };
+}
+
+/**
+ * Send `signal` and wait for the exit, at most `limitMs`; then SIGKILL.
+ *
+ * @param daemon The process.
+ * @param options Signal and limit.
+ * @returns The exit code (null when it had to be killed) and how long it took.
+ */
+export async function stopDaemon(
+  daemon: DaemonProcess,
+  options: { signal?: Deno.Signal; limitMs?: number } = {},
+): Promise<{ code: number | null; ms: number }> {
+  const started = performance.now();
+  daemon.kill(options.signal ?? "SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const code = await Promise.race([
+    daemon.exited,
+    new Promise<null>((r) => timer = setTimeout(() => r(null), options.limitMs ?? 20_000)),
+  ]);
+  clearTimeout(timer);
+  const ms = Math.round(performance.now() - started);
+  if (code === null) {
+    daemon.kill("SIGKILL");
+    await daemon.exited;
+  }
+  return { code, ms };
 }

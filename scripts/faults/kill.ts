@@ -19,6 +19,7 @@ import {
   deliveryChecks,
   seeded,
   startTraffic,
+  stopDaemon,
   waitUntil,
   workspace,
 } from "./harness.ts";
@@ -69,8 +70,8 @@ export async function killRestart(options: KillRestartOptions): Promise<Check[]>
     for (let i = 0; i < options.kills; i++) {
       await using daemon = spawnSgevents(["daemon", "-c", ws.configFile]);
       await new Promise((r) => setTimeout(r, between(random, options.upMs[0], options.upMs[1])));
-      daemon.kill(options.signal);
-      exitCodes.push(await daemon.exited);
+      const { code } = await stopDaemon(daemon, { signal: options.signal });
+      exitCodes.push(code ?? -1);
       crashes = crashes.concat(crashLines(daemon.output()));
     }
   } finally {
@@ -80,8 +81,7 @@ export async function killRestart(options: KillRestartOptions): Promise<Check[]>
   const expected = committedIds(sim);
   await using daemon = spawnSgevents(["daemon", "-c", ws.configFile]);
   const delivered = await waitUntil(() => complete(ws, names, expected), 60_000, daemon);
-  daemon.kill("SIGTERM");
-  const finalCode = await daemon.exited;
+  const { code: finalCode } = await stopDaemon(daemon);
   crashes = crashes.concat(crashLines(daemon.output()));
   checks.push(
     check(`${label}: the last run delivered everything`, delivered, `${expected.length} events`),

@@ -18,6 +18,7 @@ import {
   occurrences,
   seeded,
   startTraffic,
+  stopDaemon,
   waitUntil,
   workspace,
 } from "./harness.ts";
@@ -114,13 +115,7 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
     sim.faults.set({ outageMode: "reset" });
     sim.faults.outage(600_000);
     await new Promise((r) => setTimeout(r, 1500));
-    const stopAt = performance.now();
-    daemon.kill("SIGTERM");
-    const code = await Promise.race([
-      daemon.exited,
-      new Promise<null>((r) => setTimeout(() => r(null), 30_000)),
-    ]);
-    const stopMs = Math.round(performance.now() - stopAt);
+    const { code, ms: stopMs } = await stopDaemon(daemon);
     checks.push(
       check(
         `faulty site: SIGTERM during an outage stops the daemon within ${options.stopLimitMs} ms`,
@@ -144,12 +139,15 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
     const expected = committedIds(sim);
     await using again = spawnSgevents(["daemon", "-c", ws.configFile]);
     const delivered = await waitUntil(() => complete(ws, names, expected), 60_000, again);
-    again.kill("SIGTERM");
-    const finalCode = await again.exited;
+    const { code: finalCode } = await stopDaemon(again);
     const crashes = crashLines(output + again.output());
     checks.push(check("faulty site: the restart delivered everything", delivered));
-    checks.push(check("faulty site: the final stop exited 0", finalCode === 0, `exit ${finalCode}`));
-    checks.push(check("faulty site: no crash in the logs", crashes.length === 0, crashes.join(" | ")));
+    checks.push(
+      check("faulty site: the final stop exited 0", finalCode === 0, `exit ${finalCode}`),
+    );
+    checks.push(
+      check("faulty site: no crash in the logs", crashes.length === 0, crashes.join(" | ")),
+    );
     const audits = await Promise.all(names.map((name) => auditPlugin(ws, name, expected)));
     checks.push(...deliveryChecks(audits, 0, "faulty site"));
   } finally {
