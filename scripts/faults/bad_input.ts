@@ -267,12 +267,12 @@ export async function badPlugins(options: { callbackTimeout: string }): Promise<
   for (const name of fixed) await ws.addRecorder(name);
   const resumed = await waitUntil(() => complete(ws, fixed, expected), 60_000, daemon);
   checks.push(check("bad plugins: fixed plugins resumed and caught up", resumed));
-  const { code } = await stopDaemon(daemon);
+  const { code } = await stopDaemon(daemon, { limitMs: 10_000 });
   checks.push(
     check(
       "bad plugins: the daemon stopped with exit 0",
       code === 0,
-      code === null ? "still running 20 s after SIGTERM; killed" : `exit ${code}`,
+      code === null ? "still running 10 s after SIGTERM; killed" : `exit ${code}`,
     ),
   );
   const crashes = crashLines(daemon.output());

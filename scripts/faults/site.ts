@@ -56,10 +56,10 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
   for (const name of names) await ws.addRecorder(name);
   await ws.configure({
     daemon: {
-      max_event_batch_size: 50,
+      max_event_batch_size: 20,
       max_conn_retries: 3,
       conn_retry_sleep: "1s",
-      fetch_interval: "200ms",
+      fetch_interval: "100ms",
     },
     shotgrid: { timeout: "1s" },
   });
@@ -67,6 +67,7 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
   let trafficStopped = false;
   await using daemon = spawnSgevents(["daemon", "-c", ws.configFile]);
   try {
+    await daemon.waitFor("Loaded plugin", 30_000);
     // Random faults, tokens expiring every 2 s besides their 3 s lifetime.
     const statuses = [500, 502, 503, 504] as const;
     sim.faults.set({
@@ -75,9 +76,17 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
       latencyJitterMs: 400,
       rateLimit: { every: 9, retryAfterSeconds: 1 },
     });
-    const until = Date.now() + options.faultMs;
+    // At least `faultMs`, and until each kind of fault has hit a few times (up to 4x as long).
+    const since = Date.now();
+    const enough = () => {
+      const n = sim.faults.injected;
+      return n.error >= 3 && n.reset >= 2 && n.rateLimit >= 2;
+    };
     let tick = 0;
-    while (Date.now() < until) {
+    while (
+      Date.now() - since < options.faultMs ||
+      (!enough() && Date.now() - since < 4 * options.faultMs)
+    ) {
       await new Promise((r) => setTimeout(r, 500));
       sim.faults.set({ errorStatus: statuses[tick % 4]! });
       // A latency spike past the request timeout now and then.
@@ -85,11 +94,15 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
       if (++tick % 4 === 0) sim.faults.expireTokens();
     }
     sim.faults.clear();
-    const injected = { ...sim.faults.injected };
+    const injected = {
+      ...sim.faults.injected,
+      requests: sim.stats.requests,
+      auth: sim.stats.byRoute.auth,
+    };
     checks.push(
       check(
         "faulty site: faults were injected",
-        injected.error > 0 && injected.reset > 0 && injected.rateLimit > 0,
+        injected.error > 0 && injected.reset > 0 && injected.rateLimit > 0 && injected.auth > 1,
         JSON.stringify(injected),
       ),
     );
@@ -127,8 +140,10 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
     checks.push(
       check(
         "faulty site: read failures were logged and retried",
-        output.includes("Cannot read events after id"),
-        `${occurrences(output, "Cannot ")} "Cannot ..." lines`,
+        /Cannot "?read events after id/.test(output),
+        `${occurrences(output, "Cannot ")} "Cannot ..." lines, e.g. ${
+          output.split("\n").find((line) => line.includes("Cannot "))?.slice(0, 200)
+        }`,
       ),
     );
 
