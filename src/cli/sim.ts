@@ -61,7 +61,7 @@ function duration(value: string): number {
 export function simCommand(): Command {
   return new Command("sim")
     .description("Run a local ShotGrid-compatible site (REST API, event log, faults) on 127.0.0.1")
-    .option("--port <n>", "TCP port (0 = any free port)", integer("port", 0), 0)
+    .option("--port <n>", "TCP port (0 = any free port)", integer("port", 0), 8421)
     .option("--preload <n>", "EventLogEntry rows already on the site", integer("preload", 0), 0)
     .option("--rate <r>", "random entity changes per second", rate, 0)
     .option("--late-fraction <f>", "fraction of changes whose events commit late", fraction, 0)

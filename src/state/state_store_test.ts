@@ -139,6 +139,7 @@ Deno.test("StateStore survives SIGKILL during writes: the file always parses", (
     };
       const store = await StateStore.open(${JSON.stringify(file)}, { site: "${site}" });
       for (let i = 0; i < 200; i++) store.doc.plugins.set("p" + i, newPluginState(i));
+      await store.checkpoint();
       console.log("ready");
       for (let n = 0;; n++) { for (const p of store.doc.plugins.values()) p.cursor = n; await store.checkpoint(); }
     `;
