@@ -148,13 +148,18 @@ if (values.profile !== undefined) {
     runs: 1,
     denoArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
   });
-  const top = await summarizeProfiles(dir, 25);
-  results.profile = { run: r, top };
-  console.log("\nDaemon main thread, self time by function (top 25):");
-  for (const t of top) {
-    console.log(
-      `  ${t.percent.toFixed(1).padStart(5)} %  ${t.selfMs.toFixed(0).padStart(6)} ms  ${t.name}`,
-    );
+  const main = await summarizeProfiles(dir, 20);
+  const workers = await summarizeProfiles(dir, 12, { workers: true });
+  results.profile = { run: r, mainThread: main, workers };
+  for (
+    const [title, list] of [["main thread", main], ["plugin workers, summed", workers]] as const
+  ) {
+    console.log(`\nDaemon ${title}: self time by function, % of busy time`);
+    for (const t of list) {
+      console.log(
+        `  ${t.percent.toFixed(1).padStart(5)} %  ${t.selfMs.toFixed(0).padStart(6)} ms  ${t.name}`,
+      );
+    }
   }
 }
 

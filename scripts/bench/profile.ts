@@ -22,17 +22,25 @@ interface CpuProfile {
 }
 
 /**
- * Self time by function over every profile in `dir`.
+ * Self time by function (idle excluded) over the main thread's profile in `dir`, or over
+ * all the plugin workers' profiles.
  *
  * @param dir A `--cpu-prof-dir`.
  * @param top How many entries to return.
+ * @param options `workers`: the workers' profiles instead of the main thread's.
  * @returns The heaviest functions first.
  */
-export async function summarizeProfiles(dir: string, top: number): Promise<ProfileEntry[]> {
+export async function summarizeProfiles(
+  dir: string,
+  top: number,
+  options: { workers?: boolean } = {},
+): Promise<ProfileEntry[]> {
   const totals = new Map<string, number>();
   let all = 0;
   for await (const entry of Deno.readDir(dir)) {
     if (!entry.name.endsWith(".cpuprofile")) continue;
+    // Worker threads write `...worker-N.cpuprofile`; the main thread's has no such suffix.
+    if (/worker-\d+\.cpuprofile$/.test(entry.name) !== (options.workers ?? false)) continue;
     const profile = JSON.parse(await Deno.readTextFile(`${dir}/${entry.name}`)) as CpuProfile;
     const names = new Map<number, string>();
     for (const node of profile.nodes) {
@@ -48,6 +56,7 @@ export async function summarizeProfiles(dir: string, top: number): Promise<Profi
     profile.samples.forEach((id, i) => {
       const us = profile.timeDeltas[i] ?? 0;
       const name = names.get(id) ?? "?";
+      if (name === "((idle))") return;
       totals.set(name, (totals.get(name) ?? 0) + us);
       all += us;
     });
