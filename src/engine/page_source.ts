@@ -39,7 +39,7 @@ export interface PageSourceOptions {
   readonly sleep: Sleep;
   /** Events no plugin receives (loop prevention); default none. */
   readonly exclude?: (event: ShotGridEvent) => boolean;
-  /** Pages kept for lanes that ask again (default 32). */
+  /** Pages kept for lanes that ask again (default 16). */
   readonly capacity?: number;
 }
 
@@ -135,7 +135,7 @@ export class PageSource {
   }
 
   #evict(): void {
-    const capacity = this.#options.capacity ?? 32;
+    const capacity = this.#options.capacity ?? 16;
     for (const [key, entry] of this.#entries) {
       if (this.#entries.size <= capacity) break;
       if (entry.page) this.#entries.delete(key);
