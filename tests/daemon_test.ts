@@ -189,3 +189,27 @@ Deno.test("state skip hands the change to a running daemon", async () => {
   daemon.kill("SIGTERM");
   assert.equal(await daemon.exited, 0);
 });
+
+Deno.test("daemon logs catch-up progress while a plugin works through a backlog", async () => {
+  await using dir = await tempDir();
+  await using sim = await startSimulator({ port: 0, preload: 400, quiet: true });
+  await Deno.mkdir(`${dir.path}/plugins`);
+  await Deno.writeTextFile(
+    `${dir.path}/plugins/slow.ts`,
+    recorderPlugin(`${dir.path}/slow.ids`, { delayMs: 5 }),
+  );
+  const config = await writeConfig({
+    url: sim.url,
+    dir: dir.path,
+    daemon: { progress_interval: "300ms", max_event_batch_size: 50 },
+  });
+  await using daemon = spawnSgevents(["daemon", "-c", config]);
+  await daemon.waitFor(
+    /Catching up: plugin "slow" at event \d+, \d+ ids\/s, \d+ ids behind the newest seen, about \d+ s to go/,
+  );
+  daemon.kill("SIGTERM");
+  assert.equal(await daemon.exited, 0);
+  // Stopped mid-backlog: whatever was delivered was delivered once, in order.
+  const ids = await readIds(`${dir.path}/slow.ids`);
+  assert.deepEqual(ids, range(1, ids.length));
+});
