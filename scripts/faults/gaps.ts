@@ -74,7 +74,10 @@ export async function gapScenario(options: GapOptions): Promise<Check[]> {
   for (const late of order) {
     if (late) {
       const tx: Transaction = sim.store.begin();
-      tx.update("Shot", between(random, 1, 20), { description: "late" });
+      // A distinct value each time: writing an unchanged value logs no event.
+      tx.update("Shot", between(random, 1, 20), {
+        description: `late ${lateIds.length} ${random()}`,
+      });
       const wait = between(random, Math.round(timeout * 0.1), Math.round(timeout * 0.6));
       commits.push(
         new Promise((resolve) =>
