@@ -50,24 +50,31 @@ export async function sendRequest(stateFile: string, request: ControlRequest): P
 }
 
 /**
- * The requests not yet applied.
+ * The requests appended since `offset` (only whole lines: a line being written waits).
+ *
+ * Reading by byte offset, not by remembering request ids, means an old request can never
+ * be applied twice however many have been made.
  *
  * @param stateFile The state file.
- * @param applied Acknowledgement lines already in the state.
- * @returns Pending requests, oldest first; malformed lines are returned as errors.
+ * @param offset Bytes already read (the state's `requestsOffset`).
+ * @returns New requests, oldest first; malformed lines; the offset after them.
  */
 export async function pendingRequests(
   stateFile: string,
-  applied: readonly string[],
-): Promise<{ requests: ControlRequest[]; malformed: string[] }> {
-  let text: string;
+  offset: number,
+): Promise<{ requests: ControlRequest[]; malformed: string[]; offset: number }> {
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(requestsFile(stateFile));
+    bytes = await Deno.readFile(requestsFile(stateFile));
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { requests: [], malformed: [] };
+    if (error instanceof Deno.errors.NotFound) return { requests: [], malformed: [], offset: 0 };
     throw error;
   }
-  const done = new Set(applied.map((line) => line.split(" ", 1)[0]));
+  // A file shorter than what was read was replaced or truncated by hand: start over.
+  const start = bytes.length < offset ? 0 : offset;
+  const end = bytes.lastIndexOf(10) + 1;
+  if (end <= start) return { requests: [], malformed: [], offset: start };
+  const text = new TextDecoder().decode(bytes.subarray(start, end));
   const requests: ControlRequest[] = [];
   const malformed: string[] = [];
   for (const line of text.split("\n")) {
@@ -77,12 +84,12 @@ export async function pendingRequests(
       if (typeof request.id !== "string" || !["skip", "forget", "resume"].includes(request.op)) {
         throw new TypeError("not a request");
       }
-      if (!done.has(request.id)) requests.push(request);
+      requests.push(request);
     } catch {
       malformed.push(line);
     }
   }
-  return { requests, malformed };
+  return { requests, malformed, offset: end };
 }
 
 /** A change to plugin states, as {@link applyToState} makes it. */

@@ -58,7 +58,7 @@ export class Engine {
   #resolver: BacklogResolver;
   #running: Promise<void> | null = null;
   #laneRuns = new Set<Promise<void>>();
-  #reportedMalformed = new Set<string>();
+  #closing = new Set<Promise<void>>();
   #newestSeen = 0;
 
   /**
@@ -170,7 +170,7 @@ export class Engine {
       );
     }
     this.#abort.abort();
-    await Promise.all(lanes.map((lane) => lane.close().catch(() => {})));
+    await Promise.all([...lanes.map((lane) => lane.close().catch(() => {})), ...this.#closing]);
     await this.#options.store.checkpoint();
     this.#logger.info("Stopped; state saved to {file}", { file: this.#options.store.file });
   }
@@ -191,7 +191,7 @@ export class Engine {
       const settings = config.plugins.settings[plugin.name];
       const lane = this.#lanes.get(plugin.name);
       if (settings && !settings.enabled) {
-        if (lane) await this.#remove(lane, "it is disabled in the configuration");
+        if (lane) this.#remove(lane, "it is disabled in the configuration");
         continue;
       }
       if (!lane) await this.#add(plugin, settings?.startAt ?? null);
@@ -203,7 +203,7 @@ export class Engine {
       }
     }
     for (const lane of [...this.#lanes.values()]) {
-      if (!seen.has(lane.name)) await this.#remove(lane, "its file is gone");
+      if (!seen.has(lane.name)) this.#remove(lane, "its file is gone");
     }
     await store.checkpoint();
   }
@@ -232,6 +232,7 @@ export class Engine {
       clock: this.#clock,
       fetchIntervalMs: config.daemon.fetchIntervalMs,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      batchSize: config.daemon.maxEventBatchSize,
       logger: this.#logger,
       pluginLogger: getLogger(["sgevents", "plugin", plugin.name]),
       once: this.#options.once ?? false,
@@ -247,14 +248,16 @@ export class Engine {
     this.#laneRuns.add(run);
   }
 
-  async #remove(lane: Lane, why: string): Promise<void> {
+  #remove(lane: Lane, why: string): void {
     this.#logger.info("Unloading plugin {plugin}: {why}; its state is kept", {
       plugin: lane.name,
       why,
     });
     this.#lanes.delete(lane.name);
-    await lane.stop();
-    await lane.close();
+    // Not awaited: a slow callback of a removed plugin must not hold up other changes.
+    const closing = lane.stop().then(() => lane.close()).catch(() => {});
+    this.#closing.add(closing);
+    closing.finally(() => this.#closing.delete(closing));
   }
 
   async #resolveStart(where: StartAt): Promise<number> {
@@ -292,22 +295,25 @@ export class Engine {
 
   async #applyRequests(): Promise<void> {
     const { store } = this.#options;
-    const { requests, malformed } = await pendingRequests(store.file, store.doc.applied);
+    const { requests, malformed, offset } = await pendingRequests(
+      store.file,
+      store.doc.requestsOffset,
+    );
     for (const line of malformed) {
-      if (this.#reportedMalformed.has(line)) continue;
-      this.#reportedMalformed.add(line);
       this.#logger.warn("Ignoring a malformed run-time request: {line}", { line });
     }
-    if (requests.length === 0) return;
+    if (offset === store.doc.requestsOffset) return;
     for (const request of requests) {
       let error: string | null = null;
       try {
+        // Acknowledged only once applied, so a crash before that leaves it unacknowledged.
         await this.#applyRequest(request);
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);
       }
       store.doc.applied.push(ackLine(request.id, error));
     }
+    store.doc.requestsOffset = offset;
     if (store.doc.applied.length > 200) store.doc.applied.splice(0, store.doc.applied.length - 200);
     await store.checkpoint();
   }
@@ -336,13 +342,14 @@ export class Engine {
       ? await this.#resolveStart("latest")
       : request.to;
     const idle: string[] = [];
+    const applied: Promise<void>[] = [];
     for (const name of names) {
       const lane = this.#lanes.get(name);
       if (!lane) idle.push(name);
-      else if (request.op === "resume") lane.resume();
-      else lane.skip(to!);
+      else applied.push(request.op === "resume" ? lane.resume() : lane.skip(to!));
     }
     applyToState(doc, { op: request.op, plugins: idle, ...(to === undefined ? {} : { to }) });
+    await Promise.all(applied);
   }
 
   async #progress(): Promise<void> {

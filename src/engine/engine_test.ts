@@ -1,171 +1,12 @@
 import assert from "node:assert/strict";
-import type { Config } from "../config/types.ts";
-import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { StateStore } from "../state/state_store.ts";
 import { Engine } from "./engine.ts";
-import type { DeliveryHost, DeliveryReport, EventSource, PluginFileInfo } from "./types.ts";
-
-// A small in-memory event log: ids can be allocated now and committed later (a gap).
-class MemoryLog implements EventSource {
-  #visible = new Map<number, ShotGridEvent>();
-  #next = 1;
-  requests = 0;
-  constructor(private now: () => number = Date.now) {}
-  add(n: number, options: { hidden?: boolean; createdAt?: number } = {}): number[] {
-    const ids: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const id = this.#next++;
-      ids.push(id);
-      const event = makeEvent(id, options.createdAt ?? this.now());
-      if (!options.hidden) this.#visible.set(id, event);
-      else this.hidden.set(id, event);
-    }
-    return ids;
-  }
-  hidden = new Map<number, ShotGridEvent>();
-  commit(id: number): void {
-    const event = this.hidden.get(id);
-    if (!event) throw new RangeError(`no hidden ${id}`);
-    this.hidden.delete(id);
-    this.#visible.set(id, event);
-  }
-  after(after: number, limit: number): Promise<ShotGridEvent[]> {
-    this.requests++;
-    const ids = [...this.#visible.keys()].filter((id) => id > after).sort((a, b) => a - b);
-    return Promise.resolve(ids.slice(0, limit).map((id) => this.#visible.get(id)!));
-  }
-  byIds(ids: readonly number[]): Promise<ShotGridEvent[]> {
-    this.requests++;
-    return Promise.resolve(ids.flatMap((id) => this.#visible.get(id) ?? []));
-  }
-  newestId(): Promise<number | null> {
-    const ids = [...this.#visible.keys()];
-    return Promise.resolve(ids.length ? Math.max(...ids) : null);
-  }
-  oldestId(): Promise<number | null> {
-    const ids = [...this.#visible.keys()];
-    return Promise.resolve(ids.length ? Math.min(...ids) : null);
-  }
-}
-
-function makeEvent(id: number, createdAt: number): ShotGridEvent {
-  return {
-    type: "EventLogEntry",
-    id,
-    event_type: "Shotgun_Shot_Change",
-    attribute_name: "sg_status_list",
-    meta: null,
-    entity: { type: "Shot", id: 1, name: "sh010" },
-    user: { type: "HumanUser", id: 1, name: "Jo" },
-    project: null,
-    session_uuid: null,
-    created_at: new Date(createdAt).toISOString().replace(/\.\d+Z$/, "Z"),
-  };
-}
-
-// Records deliveries; can fail on chosen ids.
-class RecordingHost implements DeliveryHost {
-  readonly seen: number[] = [];
-  readonly status = "ready" as const;
-  readonly loadError = null;
-  failOn = new Set<number>();
-  stopOnError = true;
-  constructor(readonly name: string, readonly file: string, readonly hash: string) {}
-  wants(): boolean {
-    return true;
-  }
-  deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
-    const skipped = [];
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
-      if (this.failOn.has(event.id)) {
-        const failure = { id: event.id, callback: "cb", error: "boom", stack: null, attempts: 1 };
-        if (this.stopOnError) {
-          return Promise.resolve({
-            done: i,
-            lastId: events[i - 1]?.id ?? null,
-            skipped,
-            paused: failure,
-            stopped: false,
-          });
-        }
-        skipped.push(failure);
-      } else this.seen.push(event.id);
-    }
-    return Promise.resolve({
-      done: events.length,
-      lastId: events.at(-1)?.id ?? null,
-      skipped,
-      paused: null,
-      stopped: false,
-    });
-  }
-  requestStop(): void {}
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> = {}): Config {
-  return {
-    source: "test.yaml",
-    shotgrid: {
-      url: "http://127.0.0.1:1",
-      scriptName: "t",
-      scriptKey: "k",
-      proxy: null,
-      useSessionUuid: false,
-      timeoutMs: 1000,
-    },
-    daemon: {
-      stateFile,
-      fetchIntervalMs: 10,
-      maxEventBatchSize: 50,
-      backlogTimeoutMs: 60_000,
-      startAt: "oldest",
-      maxConnRetries: 2,
-      connRetrySleepMs: 10,
-      progressIntervalMs: 60_000,
-      shutdownTimeoutMs: 1000,
-      ignoreScriptUsers: [],
-      ...daemon,
-    },
-    plugins: {
-      paths: [],
-      callbackTimeoutMs: 1000,
-      retries: 0,
-      rescanIntervalMs: 1000,
-      settings: {},
-    },
-    logging: {
-      level: "info",
-      dir: null,
-      perPlugin: false,
-      timing: false,
-      format: "plain",
-      levels: {},
-      maxFileBytes: 1e6,
-      maxFiles: 1,
-    },
-    email: {
-      enabled: false,
-      server: "",
-      port: 25,
-      security: "none",
-      username: null,
-      password: null,
-      from: "",
-      to: [],
-      subject: "",
-      rateLimit: 1,
-      rateWindowMs: 1,
-    },
-  };
-}
-
-async function* once<T>(value: T): AsyncIterable<T> {
-  yield value;
-}
+import type { Config } from "../config/types.ts";
+import { sendRequest } from "./control.ts";
+import { MemoryLog, once, RecordingHost, testConfig } from "./test_fakes.ts";
+import type { DeliveryReport, PluginFileInfo } from "./types.ts";
+import type { ShotGridEvent } from "../shotgrid/types.ts";
+import { readStateFile } from "../state/state_store.ts";
 
 async function runOnce(
   config: Config,
@@ -304,6 +145,173 @@ Deno.test("Engine starts a new plugin after the newest event when state exists",
     log.add(2);
     await runOnce(config, log, new Map([["a", a], ["b", b]]));
     assert.deepEqual(b.seen, [14, 15]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+class SlowHost extends RecordingHost {
+  delays: number[] = [];
+  onFirst: (() => void) | null = null;
+  override async deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+    const delay = this.delays.shift();
+    if (delay) {
+      this.onFirst?.();
+      await wait(delay);
+    }
+    return super.deliver(events);
+  }
+}
+
+async function* forever<T>(value: T, signal: AbortSignal): AsyncIterable<T> {
+  yield value;
+  await new Promise((r) => signal.addEventListener("abort", r));
+}
+
+Deno.test("Engine judges a gap's age when its page was read, not when a slow plugin gets to it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(5);
+    const [late] = log.add(1, { hidden: true });
+    log.add(1);
+    // The page after 5 is prefetched while 6 is missing; 6 commits while the plugin
+    // spends longer than backlog_timeout on the first page.
+    const host = new SlowHost("a", "/a.ts", "1");
+    host.delays = [2000];
+    host.onFirst = () => setTimeout(() => log.commit(late!), 100);
+    const config = testConfig(`${dir}/s.json`, { maxEventBatchSize: 5, backlogTimeoutMs: 1500 });
+    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const engine = new Engine({
+      config,
+      source: log,
+      store,
+      once: true,
+      startHost: () => Promise.resolve(host),
+      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }]),
+    });
+    await engine.run(new AbortController().signal);
+    await store.close();
+    assert.deepEqual(host.seen, [1, 2, 3, 4, 5, 7, 6]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Engine applies an acknowledged skip even when a stop arrives during the batch", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(10);
+    const host = new SlowHost("a", "/a.ts", "1");
+    host.delays = [800];
+    const config = testConfig(`${dir}/s.json`, { shutdownTimeoutMs: 5000 });
+    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const stop = new AbortController();
+    const plugin: PluginFileInfo = { name: "a", file: "/a.ts", hash: "1" };
+    const engine = new Engine({
+      config,
+      source: log,
+      store,
+      controlIntervalMs: 10,
+      startHost: () => Promise.resolve(host),
+      plugins: forever([plugin], stop.signal),
+    });
+    const run = engine.run(stop.signal);
+    await wait(200);
+    await sendRequest(store.file, { id: "skip-1", op: "skip", plugins: ["a"], to: 1000 });
+    while (!(await readStateFile(store.file))?.applied.includes("skip-1")) await wait(10);
+    stop.abort();
+    await run;
+    await store.close();
+    const doc = await readStateFile(store.file);
+    assert.equal(doc!.plugins.get("a")!.cursor, 1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Engine applies each run-time request once, however many have been made", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(10);
+    const host = new RecordingHost("a", "/a.ts", "1");
+    const config = testConfig(`${dir}/s.json`);
+    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const stop = new AbortController();
+    const engine = new Engine({
+      config,
+      source: log,
+      store,
+      controlIntervalMs: 5,
+      startHost: () => Promise.resolve(host),
+      plugins: forever([{ name: "a", file: "/a.ts", hash: "1" }], stop.signal),
+    });
+    const run = engine.run(stop.signal);
+    while (host.seen.length < 10) await wait(10);
+    await sendRequest(store.file, { id: "rewind", op: "skip", plugins: ["a"], to: 5 });
+    while (host.seen.length < 15) await wait(10);
+    for (let i = 0; i < 250; i++) {
+      await sendRequest(store.file, { id: `r${i}`, op: "resume", plugins: ["a"] });
+    }
+    while (!store.doc.applied.includes("r249")) await wait(10);
+    await wait(200);
+    stop.abort();
+    await run;
+    await store.close();
+    assert.equal(host.seen.length, 15, `seen ${host.seen.length} deliveries`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Engine resumes a paused plugin whose file changed while the daemon was stopped", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(6);
+    const config = testConfig(`${dir}/state.json`);
+    const broken = new RecordingHost("p", "/p.ts", "v1");
+    broken.failOn.add(3);
+    const first = await runOnce(config, log, new Map([["p", broken]]));
+    assert.equal(first.doc.plugins.get("p")!.status, "paused");
+    // Same file at the next start: still paused.
+    const same = new RecordingHost("p", "/p.ts", "v1");
+    await runOnce(config, log, new Map([["p", same]]));
+    assert.deepEqual(same.seen, []);
+    const fixed = new RecordingHost("p", "/p.ts", "v2");
+    const after = await runOnce(config, log, new Map([["p", fixed]]));
+    assert.deepEqual(fixed.seen, [3, 4, 5, 6]);
+    assert.equal(after.doc.plugins.get("p")!.status, "active");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Engine hands backlog events over at most one batch at a time", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(1);
+    const late = log.add(12, { hidden: true });
+    log.add(1);
+    const host = new RecordingHost("a", "/a.ts", "1");
+    const sizes: number[] = [];
+    const deliver = host.deliver.bind(host);
+    host.deliver = (events) => {
+      sizes.push(events.length);
+      return deliver(events);
+    };
+    const config = testConfig(`${dir}/state.json`, { maxEventBatchSize: 5 });
+    await runOnce(config, log, new Map([["a", host]]));
+    for (const id of late) log.commit(id);
+    sizes.length = 0;
+    await runOnce(config, log, new Map([["a", host]]));
+    assert.deepEqual(host.seen.slice(2), late);
+    assert.ok(sizes.every((n) => n <= 5), `batches ${sizes}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

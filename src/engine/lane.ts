@@ -12,7 +12,8 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import { type Clock, isAbortError } from "../util/abort.ts";
+import { type Clock, isAbortError, sleep } from "../util/abort.ts";
+import { backoffDelay } from "../util/backoff.ts";
 import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
 import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
@@ -31,6 +32,8 @@ export interface LaneOptions {
   readonly clock: Clock;
   readonly fetchIntervalMs: number;
   readonly backlogTimeoutMs: number;
+  /** `max_event_batch_size`: the most events handed over at once. */
+  readonly batchSize: number;
   /** Daemon log (`sgevents.engine`). */
   readonly logger: Logger;
   /** The plugin's own log (`sgevents.plugin.<name>`): its errors reach its recipients. */
@@ -41,7 +44,12 @@ export interface LaneOptions {
   readonly signal: AbortSignal;
 }
 
-type Command = () => void | Promise<void>;
+/** A change applied between batches; `state` changes are applied even when stopping. */
+interface Command {
+  readonly kind: "state" | "reload";
+  readonly run: () => void | Promise<void>;
+  readonly done: PromiseWithResolvers<void>;
+}
 
 /** One plugin's delivery loop. */
 export class Lane {
@@ -54,6 +62,8 @@ export class Lane {
   #wake = new AbortController();
   #delivering = false;
   #stopping = false;
+  #closed = false;
+  #finalDrain = false;
   #caughtUp = false;
   #notBefore = 0;
   #nextBacklogCheck = 0;
@@ -101,27 +111,32 @@ export class Lane {
    * @param plugin The new version.
    */
   reload(plugin: PluginFileInfo): void {
-    this.#enqueue(async () => {
+    this.#enqueue("reload", async () => {
       await this.#host?.close();
       this.#plugin = plugin;
       this.#host = null;
       await this.#load();
       if (this.#options.state.status === "paused") this.#resume("its file changed");
-    });
+    }).catch(() => {});
   }
 
-  /** Resume a paused plugin at the event it failed on. */
-  resume(): void {
-    this.#enqueue(() => this.#resume("resume was requested"));
+  /**
+   * Resume a paused plugin at the event it failed on.
+   *
+   * @returns Resolves once applied (before the next batch, or at stop).
+   */
+  resume(): Promise<void> {
+    return this.#enqueue("state", () => this.#resume("resume was requested"));
   }
 
   /**
    * Drop the backlog and move the cursor (the supported way to skip accrued events).
    *
    * @param to The new cursor: the next event delivered is the first after it.
+   * @returns Resolves once applied (before the next batch, or at stop).
    */
-  skip(to: number): void {
-    this.#enqueue(() => {
+  skip(to: number): Promise<void> {
+    return this.#enqueue("state", () => {
       const state = this.#options.state;
       this.#options.logger.warn(
         "Plugin {plugin}: skipping from id {from} to {to}, dropping {backlog} backlog id(s)",
@@ -146,14 +161,33 @@ export class Lane {
     await this.#run;
   }
 
-  /** Close the host (terminates its worker). */
+  /** Close the host (terminates its worker), now or as soon as a load under way ends. */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#host?.close();
   }
 
-  #enqueue(command: Command): void {
-    this.#commands.push(command);
+  #enqueue(kind: Command["kind"], run: Command["run"]): Promise<void> {
+    const done = Promise.withResolvers<void>();
+    this.#commands.push({ kind, run, done });
     this.#interrupt();
+    return done.promise;
+  }
+
+  async #runCommands(kinds: ReadonlySet<Command["kind"]>): Promise<void> {
+    for (const command of this.#commands.splice(0)) {
+      if (!kinds.has(command.kind)) {
+        command.done.reject(new DOMException("The plugin stopped first", "AbortError"));
+        continue;
+      }
+      try {
+        await command.run();
+        command.done.resolve();
+      } catch (error) {
+        command.done.reject(error);
+        throw error;
+      }
+    }
   }
 
   #interrupt(): void {
@@ -180,13 +214,16 @@ export class Lane {
 
   async #load(): Promise<void> {
     const host = await this.#options.startHost(this.#plugin);
+    if (this.#closed) {
+      // The daemon gave up waiting for this load; do not leave its Worker running.
+      await host.close();
+      return;
+    }
     this.#host = host;
     if (host.status === "failed") {
       this.#options.state.lastError = host.loadError;
-      this.#options.logger.error("Cannot load plugin {plugin}: {error}", {
-        plugin: this.name,
-        error: host.loadError,
-      });
+      // The load error already names the plugin and says "Cannot load plugin ...".
+      this.#options.logger.error("{error}", { plugin: this.name, error: host.loadError });
     } else {
       this.#options.logger.info("Loaded plugin {plugin} from {file}", {
         plugin: this.name,
@@ -196,23 +233,41 @@ export class Lane {
   }
 
   async #loop(): Promise<void> {
-    const { signal } = this.#options;
+    const { signal, logger, state } = this.#options;
     await this.#load();
+    // Fixed while the daemon was down: the file differs from the one that failed.
+    const pausedHash = state.paused?.hash;
+    if (state.status === "paused" && pausedHash && pausedHash !== this.#plugin.hash) {
+      this.#resume("its file changed while the daemon was stopped");
+    }
+    let failures = 0;
     while (!this.#stopping && !signal.aborted) {
       if (this.#wake.signal.aborted) this.#wake = new AbortController();
       try {
         if (await this.#step() === "done") break;
+        failures = 0;
       } catch (error) {
-        // A wake-up (command, reload, stop) interrupts a wait; anything else is a bug.
-        if (!isAbortError(error) && !signal.aborted && !this.#wake.signal.aborted) throw error;
+        // A wake-up (command, reload, stop) interrupts a wait: not a failure.
+        if (isAbortError(error) || signal.aborted || this.#wake.signal.aborted) continue;
+        // Anything else (a state write failing on a full disk...) must not end the lane
+        // silently: log it, wait, and try the step again.
+        failures++;
+        const wait = backoffDelay(failures);
+        logger.error("Plugin {plugin}'s delivery loop failed; retrying in {wait} ms: {error}", {
+          plugin: this.name,
+          wait,
+          error: error instanceof Error ? error.stack ?? error.message : String(error),
+        });
+        await sleep(wait, this.#waitSignal()).catch(() => {});
       }
     }
+    // Skip and resume requests already acknowledged still apply; the engine saves after.
+    await this.#runCommands(new Set(["state"])).catch(() => {});
   }
 
   async #step(): Promise<"done" | "more"> {
     const { state } = this.#options;
-    const commands = this.#commands.splice(0);
-    for (const command of commands) await command();
+    await this.#runCommands(new Set(["state", "reload"]));
     if (this.#commands.length > 0) return "more";
     if (this.#stopping) return "done";
     const host = this.#host;
@@ -222,8 +277,8 @@ export class Lane {
       return "more";
     }
     if (state.backlog.size > 0 && this.#options.clock() >= this.#nextBacklogCheck) {
-      await this.#drainBacklog(host);
       this.#nextBacklogCheck = this.#options.clock() + this.#options.fetchIntervalMs;
+      await this.#drainBacklog(host);
       await this.#options.checkpoint();
       return "more";
     }
@@ -236,7 +291,14 @@ export class Lane {
     await this.#options.checkpoint();
     this.#caughtUp = !page.full;
     this.#notBefore = page.full ? 0 : page.fetchedAt + this.#options.fetchIntervalMs;
-    return this.#options.once && this.#caughtUp && state.cursor === page.lastId ? "done" : "more";
+    if (!this.#options.once || !this.#caughtUp || state.cursor !== page.lastId) return "more";
+    // Caught up in `once` mode: one last look for waiting ids that have committed meanwhile.
+    if (state.backlog.size > 0 && !this.#finalDrain) {
+      this.#finalDrain = true;
+      this.#nextBacklogCheck = 0;
+      return "more";
+    }
+    return "done";
   }
 
   #waitSignal(): AbortSignal {
@@ -258,7 +320,7 @@ export class Lane {
       if (this.#stopping || this.#commands.length > 0) {
         return { done: 0, lastId: null, skipped: [], paused: null, stopped: true };
       }
-      return await host.deliver(events);
+      return await host.deliver(events, { signal: this.#options.signal });
     } finally {
       this.#delivering = false;
     }
@@ -271,7 +333,7 @@ export class Lane {
     const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
     const done = Math.min(report.done, events.length);
     const to = done >= events.length ? page.lastId : events[done]!.id - 1;
-    this.#recordGaps(from, to, page.events);
+    this.#recordGaps(from, to, page.events, page.fetchedAt);
     this.#count(host, events, done);
     this.#recordFailures(report, events[done], false);
     if (to > from) state.cursor = to;
@@ -284,7 +346,10 @@ export class Lane {
     const foundIds = new Set(found.map((event) => event.id));
     const { exclude, logger } = this.#options;
     for (const event of found) if (exclude(event)) state.backlog.delete(event.id);
-    const events = found.filter((event) => !exclude(event) && state.backlog.has(event.id));
+    const waiting = found.filter((event) => !exclude(event) && state.backlog.has(event.id));
+    // At most one batch at a time, so a hard kill repeats at most one batch here too.
+    const events = waiting.slice(0, this.#options.batchSize);
+    if (waiting.length > events.length) this.#nextBacklogCheck = 0;
     if (events.length > 0) {
       const report = await this.#deliver(host, events);
       const done = Math.min(report.done, events.length);
@@ -305,11 +370,19 @@ export class Lane {
     }
   }
 
-  #recordGaps(from: number, to: number, events: readonly ShotGridEvent[]): void {
+  #recordGaps(
+    from: number,
+    to: number,
+    events: readonly ShotGridEvent[],
+    readAt: number,
+  ): void {
     if (to <= from) return;
     const { state, logger, clock, backlogTimeoutMs } = this.#options;
     const now = clock();
-    const gaps = findGaps(from, to, events, { now, backlogTimeoutMs });
+    // A gap's age is judged when the page was read: a page read a while ago (prefetched,
+    // or shared with faster lanes) must not turn a gap that has since filled into
+    // "never happened".
+    const gaps = findGaps(from, to, events, { now: readAt, backlogTimeoutMs });
     for (const id of gaps.waiting) {
       state.backlog.set(id, now + backlogTimeoutMs);
       logger.info("Adding event id {id} to backlog", { plugin: this.name, id });
@@ -323,7 +396,6 @@ export class Lane {
         { plugin: this.name, first, last, count: last - first + 1 },
       );
     }
-    if (gaps.waiting.length > 0) this.#nextBacklogCheck = Math.max(this.#nextBacklogCheck, 0);
   }
 
   #count(host: DeliveryHost, events: readonly ShotGridEvent[], done: number): void {
@@ -359,7 +431,14 @@ export class Lane {
     if (!failure) return;
     const eventId = next?.id ?? failure.id;
     state.status = "paused";
-    state.paused = { eventId, callback: failure.callback, error: failure.error, at, fromBacklog };
+    state.paused = {
+      eventId,
+      callback: failure.callback,
+      error: failure.error,
+      at,
+      fromBacklog,
+      hash: this.#plugin.hash,
+    };
     state.lastError = failure.error;
     if (fromBacklog && state.backlog.has(eventId)) state.backlog.set(eventId, null);
     pluginLogger.error(

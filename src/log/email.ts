@@ -135,7 +135,9 @@ export function getEmailSink(
       if (closed) return;
       closed = true;
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, 10_000));
+      // Bounded so a stop stays prompt (SIGTERM within 2 s) when the mail server is slow;
+      // whatever is not sent by then is in the log files anyway.
+      const timeout = new Promise<void>((resolve) => timer = setTimeout(resolve, 1_500));
       await Promise.race([queue, timeout]);
       clearTimeout(timer);
       transport.close();

@@ -133,7 +133,7 @@ Deno.test("getEmailSink() mails error records, not warnings, without auth", asyn
   assert.equal(mail.from, "sgevents@example.com");
   assert.equal(mail.user, null);
   assert.match(mail.text, /^Subject: sgevents: daemon error\r?$/m);
-  assert.match(mail.text, /Cannot reach "https:\/\/x.example"/);
+  assert.match(mail.text, /Cannot reach https:\/\/x.example/);
   assert.match(mail.text, /Error: connection refused/);
   assert.doesNotMatch(mail.text, /Only a warning/);
 });
@@ -184,7 +184,7 @@ Deno.test("getEmailSink() upgrades with STARTTLS and connects with TLS", async (
       getLogger(["sgevents", "engine"]).error("Needs STARTTLS");
     }
     assert.equal(server.mails.length, 0);
-    assert.match(console.text(), /Cannot send error mail via "127.0.0.1":\d+/);
+    assert.match(console.text(), /Cannot send error mail via 127.0.0.1:\d+/);
   });
   await t.step("tls", async () => {
     await using server = await startServer({ secure: true });

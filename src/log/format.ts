@@ -76,9 +76,11 @@ export function recordDetails(record: LogRecord): string {
  * @returns A formatter producing one record per line (plus stack lines), secrets redacted.
  */
 export function getLineFormatter(options?: { readonly colors?: boolean }): TextFormatter {
+  // Strings read as text inside messages ("Cannot read events after id 5", not quoted).
+  const value = "bare";
   const base = options?.colors === true
-    ? getAnsiColorFormatter({ timestamp: "date-time-tz", category: "." })
-    : getTextFormatter({ timestamp: "date-time-tz", category: "." });
+    ? getAnsiColorFormatter({ timestamp: "date-time-tz", category: ".", value })
+    : getTextFormatter({ timestamp: "date-time-tz", category: ".", value });
   return (record) => {
     const safe = redactRecord(record);
     const line = base(safe).replace(/\r?\n$/, "");

@@ -18,6 +18,8 @@ export interface PauseInfo {
   readonly at: string;
   /** The event came from the backlog (a late gap fill), not from the plugin's range. */
   readonly fromBacklog: boolean;
+  /** The plugin's content hash when it failed: a different file at start-up resumes it. */
+  readonly hash?: string;
 }
 
 /** An event a `stopOnError: false` callback failed on, recorded and passed. */
@@ -50,8 +52,10 @@ export interface StateDocument {
   /** The site the cursors refer to; a different site is refused. */
   site: string | null;
   plugins: Map<string, PluginState>;
-  /** Control requests (from `sgevents state skip` and friends) the daemon has applied. */
+  /** Acknowledgements of run-time requests (`id`, or `id error`), the most recent 200. */
   applied: string[];
+  /** How many bytes of `<state_file>.requests` the daemon has read and applied. */
+  requestsOffset: number;
   savedAt: string | null;
 }
 
@@ -100,7 +104,14 @@ export function newPluginState(cursor: number | null): PluginState {
  * @returns A document with no plugins.
  */
 export function newStateDocument(site: string | null): StateDocument {
-  return { version: stateVersion, site, plugins: new Map(), applied: [], savedAt: null };
+  return {
+    version: stateVersion,
+    site,
+    plugins: new Map(),
+    applied: [],
+    requestsOffset: 0,
+    savedAt: null,
+  };
 }
 
 /**
@@ -130,6 +141,7 @@ export function serializeState(doc: StateDocument): string {
       site: doc.site,
       savedAt: doc.savedAt,
       applied: doc.applied,
+      requestsOffset: doc.requestsOffset,
       plugins,
     },
     null,
@@ -183,6 +195,9 @@ export function parseState(text: string, file: string): StateDocument {
   if (!Array.isArray(doc.applied) || !doc.applied.every((x) => typeof x === "string")) {
     fail(`"applied" must be a list of request ids`);
   }
+  if (doc.requestsOffset !== undefined && !isId(doc.requestsOffset)) {
+    fail(`"requestsOffset" must be a whole number`);
+  }
   if (!isObject(doc.plugins)) fail(`"plugins" must be an object`);
   const plugins = new Map<string, PluginState>();
   for (const [name, value] of Object.entries(doc.plugins as Record<string, unknown>)) {
@@ -193,6 +208,7 @@ export function parseState(text: string, file: string): StateDocument {
     site: (doc.site as string | null) ?? null,
     plugins,
     applied: doc.applied as string[],
+    requestsOffset: (doc.requestsOffset as number | undefined) ?? 0,
     savedAt: typeof doc.savedAt === "string" ? doc.savedAt : null,
   };
 }

@@ -1,0 +1,172 @@
+/**
+ * Small fakes for engine unit tests: an in-memory event log whose ids can commit late,
+ * and a plugin host that records deliveries. End-to-end tests use the real simulator
+ * and Workers; these cover the engine's bookkeeping precisely and fast.
+ *
+ * @module
+ */
+import type { Config } from "../config/types.ts";
+import type { ShotGridEvent } from "../shotgrid/types.ts";
+import type { DeliveryHost, DeliveryReport, EventSource } from "./types.ts";
+
+// A small in-memory event log: ids can be allocated now and committed later (a gap).
+export class MemoryLog implements EventSource {
+  #visible = new Map<number, ShotGridEvent>();
+  #next = 1;
+  requests = 0;
+  constructor(private now: () => number = Date.now) {}
+  add(n: number, options: { hidden?: boolean; createdAt?: number } = {}): number[] {
+    const ids: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = this.#next++;
+      ids.push(id);
+      const event = makeEvent(id, options.createdAt ?? this.now());
+      if (!options.hidden) this.#visible.set(id, event);
+      else this.hidden.set(id, event);
+    }
+    return ids;
+  }
+  hidden = new Map<number, ShotGridEvent>();
+  commit(id: number): void {
+    const event = this.hidden.get(id);
+    if (!event) throw new RangeError(`no hidden ${id}`);
+    this.hidden.delete(id);
+    this.#visible.set(id, event);
+  }
+  after(after: number, limit: number): Promise<ShotGridEvent[]> {
+    this.requests++;
+    const ids = [...this.#visible.keys()].filter((id) => id > after).sort((a, b) => a - b);
+    return Promise.resolve(ids.slice(0, limit).map((id) => this.#visible.get(id)!));
+  }
+  byIds(ids: readonly number[]): Promise<ShotGridEvent[]> {
+    this.requests++;
+    return Promise.resolve(ids.flatMap((id) => this.#visible.get(id) ?? []));
+  }
+  newestId(): Promise<number | null> {
+    const ids = [...this.#visible.keys()];
+    return Promise.resolve(ids.length ? Math.max(...ids) : null);
+  }
+  oldestId(): Promise<number | null> {
+    const ids = [...this.#visible.keys()];
+    return Promise.resolve(ids.length ? Math.min(...ids) : null);
+  }
+}
+
+export function makeEvent(id: number, createdAt: number): ShotGridEvent {
+  return {
+    type: "EventLogEntry",
+    id,
+    event_type: "Shotgun_Shot_Change",
+    attribute_name: "sg_status_list",
+    meta: null,
+    entity: { type: "Shot", id: 1, name: "sh010" },
+    user: { type: "HumanUser", id: 1, name: "Jo" },
+    project: null,
+    session_uuid: null,
+    created_at: new Date(createdAt).toISOString().replace(/\.\d+Z$/, "Z"),
+  };
+}
+
+// Records deliveries; can fail on chosen ids.
+export class RecordingHost implements DeliveryHost {
+  readonly seen: number[] = [];
+  readonly status = "ready" as const;
+  readonly loadError = null;
+  failOn = new Set<number>();
+  stopOnError = true;
+  constructor(readonly name: string, readonly file: string, readonly hash: string) {}
+  wants(): boolean {
+    return true;
+  }
+  deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+    const skipped = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (this.failOn.has(event.id)) {
+        const failure = { id: event.id, callback: "cb", error: "boom", stack: null, attempts: 1 };
+        if (this.stopOnError) {
+          return Promise.resolve({
+            done: i,
+            lastId: events[i - 1]?.id ?? null,
+            skipped,
+            paused: failure,
+            stopped: false,
+          });
+        }
+        skipped.push(failure);
+      } else this.seen.push(event.id);
+    }
+    return Promise.resolve({
+      done: events.length,
+      lastId: events.at(-1)?.id ?? null,
+      skipped,
+      paused: null,
+      stopped: false,
+    });
+  }
+  requestStop(): void {}
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> = {}): Config {
+  return {
+    source: "test.yaml",
+    shotgrid: {
+      url: "http://127.0.0.1:1",
+      scriptName: "t",
+      scriptKey: "k",
+      proxy: null,
+      useSessionUuid: false,
+      timeoutMs: 1000,
+    },
+    daemon: {
+      stateFile,
+      fetchIntervalMs: 10,
+      maxEventBatchSize: 50,
+      backlogTimeoutMs: 60_000,
+      startAt: "oldest",
+      maxConnRetries: 2,
+      connRetrySleepMs: 10,
+      progressIntervalMs: 60_000,
+      shutdownTimeoutMs: 1000,
+      ignoreScriptUsers: [],
+      ...daemon,
+    },
+    plugins: {
+      paths: [],
+      callbackTimeoutMs: 1000,
+      retries: 0,
+      rescanIntervalMs: 1000,
+      settings: {},
+    },
+    logging: {
+      level: "info",
+      dir: null,
+      perPlugin: false,
+      timing: false,
+      format: "plain",
+      levels: {},
+      maxFileBytes: 1e6,
+      maxFiles: 1,
+    },
+    email: {
+      enabled: false,
+      server: "",
+      port: 25,
+      security: "none",
+      username: null,
+      password: null,
+      from: "",
+      to: [],
+      subject: "",
+      rateLimit: 1,
+      rateWindowMs: 1,
+    },
+  };
+}
+
+export async function* once<T>(value: T): AsyncIterable<T> {
+  yield value;
+}
