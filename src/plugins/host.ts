@@ -5,70 +5,39 @@
  *
  * - load failures (syntax, imports, no `registerCallbacks`, a throwing one, a top level
  *   that never finishes) give a host with `status: "failed"` and a `loadError`;
- * - a batch crosses to the worker as ONE JSON string (structured clone of object arrays
- *   costs 1.7-1.9x more, see performance-notes), serialised once per page array for all
- *   hosts; the worker acks once per batch;
- * - stopping and the watchdog use shared memory, not a message per event: the worker
- *   writes which callback runs and since when; the host sets a stop flag;
+ * - a batch crosses to the worker as ONE JSON string (batch_cache.ts); the worker acks
+ *   once per batch;
+ * - stopping and the watchdog (watchdog.ts) use shared memory, not a message per event:
+ *   the worker writes which callback runs and since when; the host sets a stop flag;
  * - a callback running past its timeout + `graceMs` without yielding (CPU loop, ignored
  *   signal), or a crashed worker, gets the worker terminated and restarted from the
- *   same bundle; that attempt counts as failed and retries/pause/skip go on as usual.
+ *   same bundle; that attempt counts as failed and retries/pause/skip go on as usual;
+ * - no callback runs twice on an event without a crash: a batch that ends part-way
+ *   through an event (stop in a retry wait, shutdown, pause, a stop after a restart)
+ *   leaves a resume point, and the next batch starting at that event begins at the
+ *   callback that had not finished.
  *
  * Memory: each Worker is a V8 isolate. Measured (Deno 2.9.6, idle hosts of a small
  * plugin, process RSS): 1 host 83 MiB, 10 hosts 175 MiB, 20 hosts 274 MiB, so about
  * 10 MiB per plugin after the first (which also pays for the loader's wasm).
  *
- * Permissions: with `permissions` set, the worker gets exactly those (`read`, `write`,
- * `env`, `run`, `net`; the rest denied), plus network access to the ShotGrid site and
- * proxy so `sg` works. Needs `--unstable-worker-options`. Without, it inherits.
+ * Permissions: see permissions.ts (needs `--unstable-worker-options` when set).
  *
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import type { PluginPermissions } from "../config/types.ts";
 import { logCallbackTiming } from "../log/timing.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import type { BackoffOptions } from "../util/backoff.ts";
+import { serializeEvents } from "./batch_cache.ts";
 import type { PluginFile } from "./discovery.ts";
 import { describeError, PluginLoadError } from "./errors.ts";
 import { bundlePlugin, type PluginBundle } from "./loader.ts";
 import { compileMatchEvents, type EventMatcher } from "./matcher.ts";
-import {
-  type CallbackInfo,
-  type Control,
-  controlBlock,
-  type FailedEvent,
-  type HostMessage,
-  type Resume,
-  slot,
-  type Timing,
-  type WorkerMessage,
-} from "./protocol.ts";
+import { type PluginHostOptions, PluginWorker } from "./plugin_worker.ts";
+import type { CallbackInfo, FailedEvent, Resume, Timing } from "./protocol.ts";
 
 export type { CallbackInfo, FailedEvent } from "./protocol.ts";
-
-/** How the host runs a plugin. */
-export interface PluginHostOptions {
-  /** Where `sg` connects (credentials are each callback's own). */
-  readonly shotgrid: {
-    readonly url: string;
-    readonly proxy: string | null;
-    readonly useSessionUuid: boolean;
-    readonly timeoutMs: number;
-  };
-  /** Default callback timeout (already merged with the plugin's settings by the caller). */
-  readonly callbackTimeoutMs: number;
-  /** Retries after a failed attempt (already merged likewise). */
-  readonly retries: number;
-  /** Worker permissions; `null`/absent inherits the daemon's. */
-  readonly permissions?: PluginPermissions | null;
-  /** Spacing of retries (the `random` function stays in the host; workers use Math.random). */
-  readonly backoff?: BackoffOptions;
-  /** Time past a callback's timeout before its worker is terminated (default 2000 ms). */
-  readonly graceMs?: number;
-  /** Longest time importing and registering may take (default 30 000 ms). */
-  readonly loadTimeoutMs?: number;
-}
+export type { PluginHostOptions } from "./plugin_worker.ts";
 
 /** What became of a batch. */
 export interface DeliveryReport {
@@ -84,40 +53,8 @@ export interface DeliveryReport {
   readonly stopped: boolean;
 }
 
-type BatchResult =
-  | {
-    readonly kind: "done";
-    readonly done: number;
-    readonly paused: FailedEvent | null;
-    readonly stopped: boolean;
-    readonly timings: readonly Timing[];
-  }
-  | {
-    readonly kind: "crashed";
-    readonly done: number;
-    readonly callbackIndex: number;
-    readonly attempt: number;
-    readonly error: string;
-  }
-  | { readonly kind: "closed"; readonly done: number };
-
-type LoadResult =
-  | {
-    readonly kind: "loaded";
-    readonly callbacks: readonly CallbackInfo[];
-    readonly emails: readonly string[] | boolean;
-  }
-  | { readonly kind: "failed"; readonly error: string };
-
-interface PendingBatch {
-  readonly seq: number;
-  readonly skipped: FailedEvent[];
-  readonly resolve: (result: BatchResult) => void;
-}
-
-const defaultGraceMs = 2000;
-const defaultLoadTimeoutMs = 30_000;
-const workerUrl = new URL("./worker_main.ts", import.meta.url);
+/** Worker deaths outside any callback, without progress, before the event pauses. */
+const maxIdleCrashes = 3;
 
 /** A loaded plugin in its own Worker. Open with `PluginHost.start`, close with `await using`. */
 export class PluginHost implements AsyncDisposable {
@@ -125,9 +62,8 @@ export class PluginHost implements AsyncDisposable {
   readonly name: string;
   /** The plugin's entry file. */
   readonly file: string;
-  readonly #options: PluginHostOptions;
   readonly #log: Logger;
-  readonly #control: Control = controlBlock();
+  readonly #worker: PluginWorker;
   #hash: string;
   #status: "ready" | "failed" = "ready";
   #loadError: string | null = null;
@@ -135,20 +71,23 @@ export class PluginHost implements AsyncDisposable {
   #matchers: readonly EventMatcher[] = [];
   #emails: readonly string[] | boolean = true;
   #bundle: PluginBundle | null = null;
-  #worker: Worker | null = null;
-  #loadWaiter: ((result: LoadResult) => void) | null = null;
-  #pending: PendingBatch | null = null;
-  #seq = 0;
   #delivering = false;
   #stopRequested = false;
   #closed = false;
+  /** Where the event a batch ended part-way through picks up, if the next batch starts there. */
+  #carry: { readonly eventId: number; readonly resume: Resume } | null = null;
 
   private constructor(plugin: PluginFile, options: PluginHostOptions) {
     this.name = plugin.name;
     this.file = plugin.file;
     this.#hash = plugin.hash;
-    this.#options = options;
     this.#log = getLogger(["sgevents", "plugin", plugin.name]);
+    this.#worker = new PluginWorker(options, {
+      plugin: plugin.name,
+      fileName: this.#fileName,
+      log: this.#log,
+      callbackName: (index) => this.#callbackName(index),
+    });
   }
 
   /**
@@ -163,7 +102,7 @@ export class PluginHost implements AsyncDisposable {
     try {
       host.#bundle = await bundlePlugin(plugin.file);
       host.#hash = host.#bundle.hash;
-      const result = await host.#spawn();
+      const result = await host.#worker.spawn(host.#bundle);
       if (result.kind === "failed") host.#fail(result.error);
       else host.#registered(result.callbacks, result.emails);
     } catch (error) {
@@ -216,8 +155,9 @@ export class PluginHost implements AsyncDisposable {
    * Run a batch through the plugin: events it does not want count as finished.
    *
    * @param events Ascending events; the array must not change afterwards (its JSON is cached).
-   * @param options `signal`: shutdown; stops after the event in flight and aborts the running
-   *   callback's `ctx.signal`.
+   * @param options `signal`: shutdown; aborts the running callback's `ctx.signal`, starts no
+   *   further callback, and terminates the worker if the batch has not ended within
+   *   `graceMs`; resolves with `stopped: true` (never rejects for it).
    * @returns How far the plugin got, what it skipped, where it paused.
    * @throws {TypeError} When called while another delivery runs, after `close()`, or on a failed host.
    */
@@ -235,17 +175,21 @@ export class PluginHost implements AsyncDisposable {
     if (refuse !== null) throw new TypeError(`Cannot deliver to plugin "${this.name}": ${refuse}`);
     this.#delivering = true;
     this.#stopRequested = false;
-    Atomics.store(this.#control.ints, slot.stop, 0);
+    this.#worker.setStop(false);
     const { signal } = options;
+    let grace: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
       this.requestStop();
-      this.#post({ kind: "abort" });
+      this.#worker.abort();
+      // A callback that ignores its signal must not hold up shutdown past the grace period.
+      grace = setTimeout(() => this.#worker.kill(), this.#worker.graceMs);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       if (signal?.aborted) onAbort();
       return await this.#deliver(events);
     } finally {
+      clearTimeout(grace);
       signal?.removeEventListener("abort", onAbort);
       this.#delivering = false;
     }
@@ -255,20 +199,14 @@ export class PluginHost implements AsyncDisposable {
   requestStop(): void {
     if (!this.#delivering) return;
     this.#stopRequested = true;
-    Atomics.store(this.#control.ints, slot.stop, 1);
-    this.#post({ kind: "stop" });
+    this.#worker.setStop(true);
   }
 
   /** Terminate the worker; a pending `deliver()` resolves with `stopped: true`. Idempotent. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#terminate();
-    this.#loadWaiter?.({
-      kind: "failed",
-      error: `Cannot load plugin "${this.#fileName}": its host was closed`,
-    });
-    this.#pending?.resolve({ kind: "closed", done: Atomics.load(this.#control.ints, slot.done) });
+    this.#worker.close();
     return Promise.resolve();
   }
 
@@ -285,8 +223,18 @@ export class PluginHost implements AsyncDisposable {
     const wanted: number[] = [];
     for (let i = 0; i < events.length; i++) if (this.wants(events[i]!)) wanted.push(i);
     const skipped: FailedEvent[] = [];
-    const finish = (finished: number, paused: FailedEvent | null, stopped: boolean) => {
-      const done = finished >= wanted.length ? events.length : wanted[finished]!;
+    /** `pending`: where event `wanted[finished]` picks up next time, when it was begun. */
+    const finish = (
+      finished: number,
+      paused: FailedEvent | null,
+      stopped: boolean,
+      pending: Resume | null,
+    ): DeliveryReport => {
+      const next = wanted[finished];
+      this.#carry = pending && next !== undefined
+        ? { eventId: events[next]!.id, resume: pending }
+        : null;
+      const done = next === undefined ? events.length : next;
       return {
         done,
         lastId: done > 0 ? events[done - 1]!.id : null,
@@ -298,13 +246,18 @@ export class PluginHost implements AsyncDisposable {
     // Timings cost a record per callback and event: only collected when the timing log is on.
     const timing = getLogger(["sgevents", "timing"]).isEnabledFor("info");
     let offset = 0;
-    let resume: Resume | null = null;
+    // Where event `wanted[offset]` picks up.
+    const carry = this.#carry;
+    this.#carry = null;
+    const firstId = wanted.length > 0 ? events[wanted[0]!]!.id : null;
+    let resume = carry !== null && carry.eventId === firstId ? carry.resume : null;
+    let idleCrashes = 0;
     let payload = serializeEvents(events, wanted);
     for (;;) {
-      if (offset >= wanted.length) return finish(offset, null, false);
-      if (this.#stopRequested || this.#closed) return finish(offset, null, true);
-      if (this.#worker === null) {
-        const result = await this.#spawn();
+      if (offset >= wanted.length) return finish(offset, null, false, null);
+      if (this.#stopRequested || this.#closed) return finish(offset, null, true, resume);
+      if (!this.#worker.alive) {
+        const result = await this.#worker.spawn(this.#bundle!);
         if (result.kind === "failed") {
           this.#fail(result.error);
           const failure: FailedEvent = {
@@ -314,192 +267,61 @@ export class PluginHost implements AsyncDisposable {
             stack: null,
             attempts: resume?.failedAttempts ?? 0,
           };
-          return this.#closed ? finish(offset, null, true) : finish(offset, failure, false);
+          return this.#closed
+            ? finish(offset, null, true, null)
+            : finish(offset, failure, false, null);
         }
       }
-      const result = await this.#runBatch(payload, resume, skipped, timing);
+      const result = await this.#worker.run(payload, { resume, skipped, timing });
       if (result.kind === "done") {
         this.#emitTimings(result.timings);
-        return finish(offset + result.done, result.paused, result.stopped);
+        return finish(offset + result.done, result.paused, result.stopped, result.partial);
       }
-      if (result.kind === "closed") return finish(offset + result.done, null, true);
+      if (result.kind === "closed") return finish(offset + result.done, null, true, null);
+      const { callbackIndex, attempt, running } = result;
+      // A resume point holds until its event finishes; a crash outside callbacks keeps it.
+      if (result.done > 0) resume = null;
       offset += result.done;
-      resume = {
-        callbackIndex: result.callbackIndex,
-        failedAttempts: result.attempt,
-        error: result.error,
-        stack: null,
-      };
-      this.#log.warning(
-        "Restarting the worker of plugin {plugin} after callback {callback} failed on event {eventId}: {error}",
-        {
-          plugin: this.name,
-          callback: this.#callbackName(result.callbackIndex),
-          eventId: events[wanted[offset] ?? 0]?.id ?? null,
-          error: result.error,
-        },
-      );
-      payload = serializeEvents(events, wanted.slice(offset));
-    }
-  }
-
-  #runBatch(
-    events: string,
-    resume: Resume | null,
-    skipped: FailedEvent[],
-    timing: boolean,
-  ): Promise<BatchResult> {
-    const seq = ++this.#seq;
-    const { ints } = this.#control;
-    Atomics.store(ints, slot.done, 0);
-    Atomics.store(ints, slot.running, 0);
-    const graceMs = this.#options.graceMs ?? defaultGraceMs;
-    let watchdog: ReturnType<typeof setInterval> | undefined;
-    return new Promise<BatchResult>((resolve) => {
-      this.#pending = { seq, skipped, resolve };
-      this.#post({ kind: "deliver", seq, events, resume, timing });
-      watchdog = setInterval(() => {
-        if (Atomics.load(ints, slot.running) !== 1) return;
-        const started = Number(Atomics.load(this.#control.startedAt, 0));
-        const timeoutMs = Atomics.load(ints, slot.timeoutMs);
-        if (Date.now() - started <= timeoutMs + graceMs) return;
-        this.#crashed(
-          `TimeoutError: Callback ${
-            this.#callbackName(Atomics.load(ints, slot.callback))
-          } did not return within ${timeoutMs} ms (+${graceMs} ms grace) and was terminated with its worker`,
-        );
-      }, Math.max(20, Math.min(1000, graceMs / 4)));
-    }).finally(() => {
-      clearInterval(watchdog);
-      this.#pending = null;
-    });
-  }
-
-  /** The worker is gone or hung: kill it and fail the attempt in progress. */
-  #crashed(error: string): void {
-    const { ints } = this.#control;
-    this.#terminate();
-    this.#pending?.resolve({
-      kind: "crashed",
-      done: Atomics.load(ints, slot.done),
-      callbackIndex: Atomics.load(ints, slot.callback),
-      attempt: Math.max(1, Atomics.load(ints, slot.attempt)),
-      error,
-    });
-  }
-
-  /** The worker died (crash, or the plugin ended it): fail what it was doing. */
-  #ended(reason: string): void {
-    if (this.#loadWaiter) {
-      this.#loadWaiter({
-        kind: "failed",
-        error: `Cannot load plugin "${this.#fileName}": ${reason}`,
-      });
-    } else if (this.#pending) {
-      this.#crashed(reason);
-    } else {
-      this.#log.error("The worker of plugin {plugin} ended while idle: {error}", {
-        plugin: this.name,
-        error: reason,
-      });
-      this.#terminate();
-    }
-  }
-
-  async #spawn(): Promise<LoadResult> {
-    const bundle = this.#bundle!;
-    const { ints } = this.#control;
-    for (let i = 0; i < ints.length; i++) Atomics.store(ints, i, 0);
-    Atomics.store(ints, slot.stop, this.#stopRequested ? 1 : 0);
-    const permissions = workerPermissions(this.#options.permissions, this.#options.shotgrid);
-    const worker = new Worker(workerUrl, {
-      type: "module",
-      name: `plugin ${this.name}`,
-      ...(permissions === "inherit" ? {} : { deno: { permissions } }),
-    });
-    this.#worker = worker;
-    worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
-      if (this.#worker === worker) this.#onMessage(event.data);
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      if (this.#worker === worker) this.#ended(`Worker crashed: ${event.message}`);
-    };
-    const { backoff = {} } = this.#options;
-    const loadTimeoutMs = this.#options.loadTimeoutMs ?? defaultLoadTimeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const result = await new Promise<LoadResult>((resolve) => {
-      this.#loadWaiter = resolve;
-      timer = setTimeout(() =>
-        resolve({
-          kind: "failed",
-          error:
-            `Cannot load plugin "${this.#fileName}": it did not finish loading within ${loadTimeoutMs} ms`,
-        }), loadTimeoutMs);
-      this.#post({
-        kind: "load",
-        settings: {
-          plugin: this.name,
-          fileName: this.#fileName,
-          url: bundle.url,
-          modules: bundle.modules,
-          shotgrid: { ...this.#options.shotgrid },
-          callbackTimeoutMs: this.#options.callbackTimeoutMs,
-          retries: this.#options.retries,
-          backoff: {
-            ...(backoff.initialMs !== undefined ? { initialMs: backoff.initialMs } : {}),
-            ...(backoff.maxMs !== undefined ? { maxMs: backoff.maxMs } : {}),
-            ...(backoff.factor !== undefined ? { factor: backoff.factor } : {}),
-          },
-          control: this.#control.buffer,
-        },
-      });
-    }).finally(() => {
-      clearTimeout(timer);
-      this.#loadWaiter = null;
-    });
-    if (result.kind === "failed") this.#terminate();
-    return result;
-  }
-
-  #onMessage(message: WorkerMessage): void {
-    switch (message.kind) {
-      case "loaded":
-        this.#loadWaiter?.({
-          kind: "loaded",
-          callbacks: message.callbacks,
-          emails: message.emails,
-        });
-        break;
-      case "loadFailed":
-        this.#loadWaiter?.({ kind: "failed", error: message.error });
-        if (message.stack) this.#log.debug("{stack}", { stack: message.stack });
-        break;
-      case "exiting":
-        this.#ended(`Worker exited: ${message.reason}`);
-        break;
-      case "log": {
-        // Without properties, braces are text (a JSON dump), not LogTape placeholders.
-        const text = message.properties === null
-          ? message.message.replaceAll("{", "{{").replaceAll("}", "}}")
-          : message.message;
-        this.#log[message.level](text, message.properties ?? {});
-        break;
+      if (result.kind === "killed") {
+        // Cut short by shutdown: the attempt that was running does not count as failed.
+        const failedAttempts = running ? attempt - 1 : attempt;
+        const cut = callbackIndex < 0
+          ? resume
+          : { callbackIndex, failedAttempts, error: "", stack: null };
+        return finish(offset, null, true, cut);
       }
-      case "skipped":
-        if (this.#pending?.seq === message.seq) this.#pending.skipped.push(message.failure);
-        break;
-      case "done":
-        if (this.#pending?.seq === message.seq) {
-          this.#pending.resolve({
-            kind: "done",
-            done: message.done,
-            paused: message.paused,
-            stopped: message.stopped,
-            timings: message.timings,
-          });
+      const eventId = events[wanted[offset] ?? 0]?.id ?? null;
+      if (callbackIndex >= 0) {
+        resume = { callbackIndex, failedAttempts: attempt, error: result.error, stack: null };
+        idleCrashes = 0;
+      } else {
+        // Between events (or before the first callback): no callback is charged an
+        // attempt, but a worker that keeps dying without progress pauses the event.
+        idleCrashes = result.done > 0 ? 1 : idleCrashes + 1;
+        if (idleCrashes >= maxIdleCrashes) {
+          const failure: FailedEvent = {
+            id: events[wanted[offset]!]!.id,
+            callback: "(worker)",
+            error: result.error,
+            stack: null,
+            attempts: idleCrashes,
+          };
+          return finish(offset, failure, false, resume);
         }
-        break;
+      }
+      const properties = { plugin: this.name, eventId, error: result.error };
+      if (callbackIndex >= 0) {
+        this.#log.warning(
+          "Restarting the worker of plugin {plugin} after callback {callback} failed on event {eventId}: {error}",
+          { ...properties, callback: this.#callbackName(callbackIndex) },
+        );
+      } else {
+        this.#log.warning(
+          "Restarting the worker of plugin {plugin}, which ended outside any callback before event {eventId}: {error}",
+          properties,
+        );
+      }
+      payload = serializeEvents(events, wanted.slice(offset));
     }
   }
 
@@ -512,7 +334,7 @@ export class PluginHost implements AsyncDisposable {
   #fail(error: string): void {
     this.#status = "failed";
     this.#loadError = error;
-    this.#terminate();
+    this.#worker.terminate();
   }
 
   #emitTimings(timings: readonly Timing[]): void {
@@ -524,73 +346,4 @@ export class PluginHost implements AsyncDisposable {
   #callbackName(index: number): string {
     return this.#callbacks[index]?.name ?? `callback#${index + 1}`;
   }
-
-  #post(message: HostMessage): void {
-    this.#worker?.postMessage(message);
-  }
-
-  #terminate(): void {
-    this.#worker?.terminate();
-    this.#worker = null;
-  }
-}
-
-/** JSON of each event, per page array: N hosts given the same page stringify it once. */
-const serialized = new WeakMap<
-  readonly ShotGridEvent[],
-  { parts: (string | undefined)[]; all?: string }
->();
-
-function serializeEvents(events: readonly ShotGridEvent[], indices: readonly number[]): string {
-  let entry = serialized.get(events);
-  if (!entry) {
-    entry = { parts: new Array(events.length) };
-    serialized.set(events, entry);
-  }
-  const parts = entry.parts;
-  const part = (i: number) => (parts[i] ??= JSON.stringify(events[i]));
-  if (indices.length === events.length) {
-    return (entry.all ??= `[${events.map((_, i) => part(i)).join(",")}]`);
-  }
-  return `[${indices.map(part).join(",")}]`;
-}
-
-type WorkerPermissions = "inherit" | {
-  read: boolean | string[];
-  write: boolean | string[];
-  env: boolean | string[];
-  run: boolean | string[];
-  net: boolean | string[];
-  ffi: false;
-  sys: false;
-};
-
-/** The Worker's permissions: exactly those configured, plus the ShotGrid site for `sg`. */
-function workerPermissions(
-  permissions: PluginPermissions | null | undefined,
-  shotgrid: PluginHostOptions["shotgrid"],
-): WorkerPermissions {
-  if (!permissions) return "inherit";
-  const list = (value: boolean | readonly string[] | undefined) =>
-    typeof value === "boolean" ? value : value ? [...value] : false;
-  let net = list(permissions.net);
-  if (net !== true) {
-    const hosts = [shotgrid.url, shotgrid.proxy ?? ""].flatMap((u) => {
-      try {
-        return u ? [new URL(u).host] : [];
-      } catch {
-        return [];
-      }
-    });
-    if (hosts.length > 0) net = [...(net === false ? [] : net), ...hosts];
-  }
-  return {
-    read: list(permissions.read),
-    write: list(permissions.write),
-    env: list(permissions.env),
-    run: list(permissions.run),
-    net,
-    ffi: false,
-    sys: false,
-  };
 }

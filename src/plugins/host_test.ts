@@ -489,3 +489,244 @@ Deno.test("PluginHost passes plugin log text with braces through unchanged", asy
   const levels = logs.records.filter((r) => r.category[2] === "braces").map((r) => r.level);
   assert.deepEqual(levels, ["info", "warning"]);
 });
+
+/** The callback runs a `twoCallbacks` plugin logged. */
+function runs(logs: LogCapture, plugin: string): string[] {
+  return logs.messages(["sgevents", "plugin", plugin]).filter((m) => /^[ab] /.test(m));
+}
+
+/** A plugin with callbacks `a` then `b` (stopOnError true); `b` runs `bBody`. */
+function twoCallbacks(bBody: string): string {
+  return `
+    import type { Registrar } from "${new URL("./mod.ts", import.meta.url).href}";
+    let calls = 0;
+    export function registerCallbacks(reg: Registrar): void {
+      reg.registerCallback("script", "key", async function a(sg, logger, event) {
+        logger.info("a " + event.id);
+      }, null, null, true);
+      reg.registerCallback("script", "key", async function b(sg, logger, event, args, ctx) {
+        calls++;
+        logger.info("b " + event.id + " attempt " + ctx.attempt + " call " + calls);
+        ${bBody}
+      }, null, null, true);
+    }
+  `;
+}
+
+Deno.test("PluginHost.deliver() resumes an event it ended part-way at the callback that had not finished", async (t) => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, {
+    "backoff.ts": twoCallbacks(
+      `if (event.id === 1 && ctx.attempt === 1) throw new Error("transient");`,
+    ),
+    "loops.ts": twoCallbacks(`if (ctx.attempt === 1) { while (true) {} }`),
+    "pauses.ts": twoCallbacks(`if (calls === 1) throw new Error("down");`),
+  });
+
+  await t.step("a stop while b waits to retry", async () => {
+    await using logs = await LogCapture.start();
+    await using host = await start(join(dir.path, "backoff.ts"), {
+      retries: 2,
+      backoff: { initialMs: 1000, maxMs: 1000 },
+    });
+    const first = host.deliver([event(1)]);
+    await logs.waitFor((m) => m.startsWith("b 1 attempt 1"));
+    host.requestStop();
+    assert.deepEqual(await first, {
+      done: 0,
+      lastId: null,
+      skipped: [],
+      paused: null,
+      stopped: true,
+    });
+    assert.equal((await host.deliver([event(1), event(2)])).done, 2);
+    assert.deepEqual(runs(logs, "backoff"), [
+      "a 1",
+      "b 1 attempt 1 call 1",
+      "b 1 attempt 2 call 2",
+      "a 2",
+      "b 2 attempt 1 call 3",
+    ]);
+  });
+
+  await t.step("a stop before the retry after a watchdog restart", async () => {
+    await using logs = await LogCapture.start();
+    await using host = await start(join(dir.path, "loops.ts"), {
+      callbackTimeoutMs: 150,
+      graceMs: 100,
+      retries: 1,
+    });
+    const first = host.deliver([event(1)]);
+    await logs.waitFor((m) => m.startsWith("b 1 attempt 1"));
+    host.requestStop();
+    assert.equal((await first).done, 0);
+    assert.equal((await host.deliver([event(1)])).done, 1);
+    assert.deepEqual(runs(logs, "loops"), [
+      "a 1",
+      "b 1 attempt 1 call 1",
+      "b 1 attempt 2 call 1",
+    ]);
+  });
+
+  await t.step("a pause, resumed; another first event starts afresh", async () => {
+    await using logs = await LogCapture.start();
+    await using host = await start(join(dir.path, "pauses.ts"));
+    const first = await host.deliver([event(1)]);
+    assert.equal(first.paused?.callback, "b");
+    assert.equal(first.done, 0);
+    assert.equal((await host.deliver([event(1)])).done, 1);
+    // A pause at event 2 skipped by the engine: event 3 runs from its first callback.
+    assert.equal((await host.deliver([event(2)])).done, 1);
+    assert.equal((await host.deliver([event(3)])).done, 1);
+    assert.deepEqual(runs(logs, "pauses"), [
+      "a 1",
+      "b 1 attempt 1 call 1",
+      "b 1 attempt 1 call 2",
+      "a 2",
+      "b 2 attempt 1 call 3",
+      "a 3",
+      "b 3 attempt 1 call 4",
+    ]);
+  });
+});
+
+Deno.test("PluginHost.deliver() runs every callback on the next event after its worker died between events", async () => {
+  await using dir = await tempDir();
+  await using logs = await LogCapture.start();
+  // After event 1 a timer ends the worker, busy long enough for the next batch to be sent.
+  const file = await writeFiles(dir.path, {
+    "exits.ts": twoCallbacks(`
+      if (event.id === 1) {
+        setTimeout(() => {
+          const until = Date.now() + 1000;
+          while (Date.now() < until) {}
+          Deno.exit(9);
+        }, 0);
+      }
+    `),
+  });
+  await using host = await start(file, { callbackTimeoutMs: 60_000, retries: 0 });
+  assert.equal((await host.deliver([event(1)])).done, 1);
+  assert.deepEqual(await host.deliver([event(2)]), {
+    done: 1,
+    lastId: 2,
+    skipped: [],
+    paused: null,
+    stopped: false,
+  });
+  const messages = logs.messages(["sgevents", "plugin", "exits"]);
+  assert.deepEqual(runs(logs, "exits"), [
+    "a 1",
+    "b 1 attempt 1 call 1",
+    "a 2",
+    "b 2 attempt 1 call 1",
+  ]);
+  assert.ok(
+    messages.includes(
+      "Restarting the worker of plugin exits, which ended outside any callback before event 2: Worker exited: the plugin called Deno.exit(9)",
+    ),
+    messages.join("\n"),
+  );
+});
+
+Deno.test("PluginHost.deliver() pauses an event whose worker keeps dying outside any callback", async () => {
+  await using dir = await tempDir();
+  // Each new worker, once loaded, is busy in a timer (so the batch waits) and then ends.
+  const file = await writeFiles(dir.path, {
+    "dies.ts": `${twoCallbacks("")}
+      setTimeout(() => {
+        const until = Date.now() + 500;
+        while (Date.now() < until) {}
+        Deno.exit(4);
+      }, 0);
+    `,
+  });
+  await using host = await start(file, { callbackTimeoutMs: 60_000 });
+  assert.equal(host.status, "ready", host.loadError ?? "");
+  const report = await host.deliver([event(1), event(2)]);
+  assert.equal(report.done, 0);
+  assert.deepEqual(report.paused, {
+    id: 1,
+    callback: "(worker)",
+    error: "Worker exited: the plugin called Deno.exit(4)",
+    stack: null,
+    attempts: 3,
+  });
+});
+
+Deno.test("PluginHost.deliver() with a signal ends promptly and accurately however the plugin reacts", async (t) => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, {
+    "ignores.ts": pluginWith(`
+      if (event.id === 2) {
+        ctx.signal.addEventListener("abort", () => logger.info("aborted " + ctx.signal.reason.name));
+        logger.info("waiting");
+        await new Promise(() => {});
+      }
+      logger.info("done " + event.id);
+    `),
+    "backoff.ts": twoCallbacks(`if (ctx.attempt === 1) throw new Error("transient");`),
+  });
+  const stoppedAt = (done: number) => ({
+    done,
+    lastId: done > 0 ? done : null,
+    skipped: [],
+    paused: null,
+    stopped: true,
+  });
+
+  await t.step(
+    "a callback ignoring its signal: its worker is terminated after the grace",
+    async () => {
+      await using logs = await LogCapture.start();
+      // Only the shutdown grace can end this callback: its timeout is far off.
+      await using host = await start(join(dir.path, "ignores.ts"), {
+        callbackTimeoutMs: 600_000,
+        graceMs: 200,
+      });
+      const controller = new AbortController();
+      const delivery = host.deliver(events, { signal: controller.signal });
+      await logs.waitFor((m) => m === "waiting");
+      controller.abort();
+      assert.deepEqual(await delivery, stoppedAt(1));
+      assert.deepEqual(logs.messages(["sgevents", "plugin", "ignores"]), [
+        "done 1",
+        "waiting",
+        "aborted AbortError",
+      ]);
+      assert.equal((await host.deliver(events.slice(2))).done, 3, "a new worker runs the rest");
+    },
+  );
+
+  await t.step(
+    "in a retry wait: no further attempt runs, and the next delivery resumes there",
+    async () => {
+      await using logs = await LogCapture.start();
+      await using host = await start(join(dir.path, "backoff.ts"), {
+        retries: 2,
+        backoff: { initialMs: 1000, maxMs: 1000 },
+      });
+      const controller = new AbortController();
+      const delivery = host.deliver([event(1)], { signal: controller.signal });
+      await logs.waitFor((m) => m.startsWith("b 1 attempt 1"));
+      controller.abort();
+      assert.deepEqual(await delivery, stoppedAt(0));
+      assert.deepEqual(runs(logs, "backoff"), ["a 1", "b 1 attempt 1 call 1"]);
+      assert.equal((await host.deliver([event(1)])).done, 1);
+      assert.deepEqual(runs(logs, "backoff"), [
+        "a 1",
+        "b 1 attempt 1 call 1",
+        "b 1 attempt 2 call 2",
+      ]);
+    },
+  );
+
+  await t.step("an already aborted signal: nothing runs", async () => {
+    await using logs = await LogCapture.start();
+    await using host = await start(join(dir.path, "ignores.ts"));
+    const report = await host.deliver(events, { signal: AbortSignal.abort() });
+    assert.deepEqual(report, stoppedAt(0));
+    assert.deepEqual(logs.messages(["sgevents", "plugin", "ignores"]), []);
+    assert.equal((await host.deliver(events.slice(0, 1))).done, 1);
+  });
+});

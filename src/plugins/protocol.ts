@@ -34,9 +34,9 @@ export const slot = {
   done: 1,
   /** Worker: 1 while a callback attempt runs. */
   running: 2,
-  /** Worker: index of the callback running. */
+  /** Worker: index of the callback running or waiting to retry; -1 between events. */
   callback: 3,
-  /** Worker: attempt number running (1-based). */
+  /** Worker: attempt number running (1-based); -1 between events. */
   attempt: 4,
   /** Worker: timeout of the attempt running, in ms. */
   timeoutMs: 5,
@@ -88,10 +88,17 @@ export interface WorkerSettings {
   readonly control: SharedArrayBuffer;
 }
 
-/** Where a batch picks up after the worker was restarted mid-callback. */
+/**
+ * Where the first event of a batch picks up: after the worker was restarted mid-callback,
+ * or after an earlier batch ended part-way through that event (stop, pause). Callbacks
+ * before `callbackIndex` already ran on it and are not run again.
+ */
 export interface Resume {
+  /** The first callback to run. */
   readonly callbackIndex: number;
+  /** Attempts of that callback already failed (0: it starts afresh). */
   readonly failedAttempts: number;
+  /** The last failure, when `failedAttempts > 0`. */
   readonly error: string;
   readonly stack: string | null;
 }
@@ -149,5 +156,7 @@ export type WorkerMessage =
     readonly done: number;
     readonly paused: FailedEvent | null;
     readonly stopped: boolean;
+    /** Where event `done` picks up when the batch ended part-way through it, or `null`. */
+    readonly partial: Resume | null;
     readonly timings: readonly Timing[];
   };

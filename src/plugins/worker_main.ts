@@ -43,8 +43,11 @@ let control: Control | null = null;
 let registrations: readonly Registration[] = [];
 /** Aborted by a "stop" message: wakes a backoff wait. Renewed per batch. */
 let stopWaker = new AbortController();
-/** Aborted by an "abort" message (shutdown): also aborts the running callback's signal. */
-const shutdown = new AbortController();
+/**
+ * Aborted by an "abort" message (shutdown): also aborts the running callback's signal and
+ * starts no further callback. Renewed per batch, so a later batch runs normally.
+ */
+let shutdown = new AbortController();
 const clients = new Map<Registration, ShotGridClient>();
 
 function post(message: WorkerMessage): void {
@@ -189,45 +192,72 @@ async function deliver(
 ): Promise<void> {
   const ints = control!.ints;
   stopWaker = new AbortController();
+  shutdown = new AbortController();
   const events = JSON.parse(payload) as ShotGridEvent[];
   const timings: Timing[] = [];
   let paused: FailedEvent | null = null;
   let stopped = false;
+  // Set when the batch ends part-way through event `index`: the host resumes it there,
+  // so callbacks that already ran on it never run twice.
+  let partial: Resume | null = null;
   let index = 0;
   Atomics.store(ints, slot.done, 0);
+  betweenEvents(ints);
   batch: for (; index < events.length; index++) {
     if (Atomics.load(ints, slot.stop) === 1) {
       stopped = true;
+      partial = index === 0 ? resume : null;
       break;
     }
     const event = deepFreeze(events[index]!);
     const resumeHere = index === 0 ? resume : null;
-    for (let c = resumeHere?.callbackIndex ?? 0; c < registrations.length; c++) {
+    const first = resumeHere?.callbackIndex ?? 0;
+    for (let c = first; c < registrations.length; c++) {
       const registration = registrations[c]!;
       if (!registration.matches(event)) continue;
+      if (shutdown.signal.aborted) {
+        stopped = true;
+        partial = c === first && resumeHere ? resumeHere : fresh(c);
+        break batch;
+      }
       const outcome = await runWithRetries(registration, c, event, resumeHere);
       if (timing && outcome.kind !== "stopped") timings.push(outcome.timing);
       if (outcome.kind === "stopped") {
         stopped = true;
+        partial = outcome.resume;
         break batch;
       }
       if (outcome.kind === "failed") {
         if (registration.stopOnError) {
           paused = outcome.failure;
+          // A resumed pause retries this callback afresh; the ones before it are done.
+          partial = fresh(c);
           break batch;
         }
         post({ kind: "skipped", seq, failure: outcome.failure });
       }
     }
+    betweenEvents(ints);
     Atomics.store(ints, slot.done, index + 1);
   }
-  post({ kind: "done", seq, done: index, paused, stopped, timings });
+  post({ kind: "done", seq, done: index, paused, stopped, partial, timings });
+}
+
+/** No callback is running or waiting: a crash now charges no callback an attempt. */
+function betweenEvents(ints: Int32Array): void {
+  Atomics.store(ints, slot.callback, -1);
+  Atomics.store(ints, slot.attempt, -1);
+}
+
+function fresh(callbackIndex: number): Resume {
+  return { callbackIndex, failedAttempts: 0, error: "", stack: null };
 }
 
 type Outcome =
   | { readonly kind: "ok"; readonly timing: Timing }
   | { readonly kind: "failed"; readonly failure: FailedEvent; readonly timing: Timing }
-  | { readonly kind: "stopped" };
+  /** Stop or shutdown before the callback succeeded: where to pick up. */
+  | { readonly kind: "stopped"; readonly resume: Resume };
 
 async function runWithRetries(
   registration: Registration,
@@ -262,21 +292,33 @@ async function runWithRetries(
     timing: timingOf(false, attempts),
   });
 
+  // The attempt `attempt` has not run: resume with the failures so far.
+  const stopped = (): Outcome => ({
+    kind: "stopped",
+    resume: {
+      callbackIndex: index,
+      failedAttempts: attempt - 1,
+      error: last?.error ?? "",
+      stack: last?.stack ?? null,
+    },
+  });
+
   for (;;) {
     if (attempt > maxAttempts) return failed(attempt - 1);
     if (attempt > 1) {
-      if (Atomics.load(ints, slot.stop) === 1) return { kind: "stopped" };
+      if (Atomics.load(ints, slot.stop) === 1) return stopped();
       try {
         await sleep(backoffDelay(attempt - 1, backoff), stopWaker.signal);
       } catch {
-        return { kind: "stopped" };
+        return stopped();
       }
     }
     try {
       await runOnce(registration, index, event, attempt);
       return { kind: "ok", timing: timingOf(true, attempt) };
     } catch (error) {
-      if (shutdown.signal.aborted) return { kind: "stopped" };
+      // Cut short by shutdown, not the plugin's failure: that attempt runs again later.
+      if (shutdown.signal.aborted) return stopped();
       last = describe(error);
       if (isProgrammerError(error)) return failed(attempt);
       if (attempt < maxAttempts) {
@@ -299,8 +341,9 @@ async function runOnce(
   const ints = control!.ints;
   const timeoutMs = registration.timeoutMs ?? settings!.callbackTimeoutMs;
   const controller = new AbortController();
-  const onShutdown = () => controller.abort(shutdown.signal.reason);
-  shutdown.signal.addEventListener("abort", onShutdown, { once: true });
+  const { signal } = shutdown;
+  const onShutdown = () => controller.abort(signal.reason);
+  signal.addEventListener("abort", onShutdown, { once: true });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -331,7 +374,7 @@ async function runOnce(
   } finally {
     Atomics.store(ints, slot.running, 0);
     clearTimeout(timer);
-    shutdown.signal.removeEventListener("abort", onShutdown);
+    signal.removeEventListener("abort", onShutdown);
   }
 }
 
