@@ -9,9 +9,11 @@
  *   once per batch;
  * - stopping and the watchdog (watchdog.ts) use shared memory, not a message per event:
  *   the worker writes which callback runs and since when; the host sets a stop flag;
+ * - a crashed worker is restarted from the same bundle; that attempt counts as failed and
+ *   retries/pause/skip go on as usual;
  * - a callback running past its timeout + `graceMs` without yielding (CPU loop, ignored
- *   signal), or a crashed worker, gets the worker terminated and restarted from the
- *   same bundle; that attempt counts as failed and retries/pause/skip go on as usual;
+ *   signal) gets its worker terminated and the plugin paused at that event at once: Deno
+ *   cannot reclaim a Worker thread stuck in a loop, so retries would strand more threads;
  * - no callback runs twice on an event without a crash: a batch that ends part-way
  *   through an event (stop in a retry wait, shutdown, pause, a stop after a restart)
  *   leaves a resume point, and the next batch starting at that event begins at the
@@ -291,6 +293,26 @@ export class PluginHost implements AsyncDisposable {
         return finish(offset, null, true, cut);
       }
       const eventId = events[wanted[offset] ?? 0]?.id ?? null;
+      if (result.hung && callbackIndex >= 0) {
+        // Deno cannot stop a Worker stuck in a CPU loop: terminate() leaves its thread
+        // spinning until the process exits. Retrying would strand one more thread per
+        // attempt, so a hung callback pauses the plugin at once, whatever its retries
+        // and stopOnError; fix the plugin (or resume it) to go on.
+        const failure: FailedEvent = {
+          id: events[wanted[offset]!]!.id,
+          callback: this.#callbackName(callbackIndex),
+          error:
+            `${result.error}; not retried: a Worker stuck in a loop keeps its thread busy until sgevents restarts`,
+          stack: null,
+          attempts: attempt,
+        };
+        return finish(offset, failure, false, {
+          callbackIndex,
+          failedAttempts: 0,
+          error: result.error,
+          stack: null,
+        });
+      }
       if (callbackIndex >= 0) {
         resume = { callbackIndex, failedAttempts: attempt, error: result.error, stack: null };
         idleCrashes = 0;

@@ -83,8 +83,11 @@ export type BatchResult =
     readonly partial: Resume | null;
     readonly timings: readonly Timing[];
   }
-  /** The worker died or hung and was terminated: `error` fails the attempt in progress. */
-  | (WorkerSnapshot & { readonly kind: "crashed"; readonly error: string })
+  /**
+   * The worker died or hung and was terminated: `error` fails the attempt in progress.
+   * `hung`: a callback did not yield past its timeout (see PluginHost on why that pauses).
+   */
+  | (WorkerSnapshot & { readonly kind: "crashed"; readonly error: string; readonly hung: boolean })
   /** Shutdown, and the batch did not end within the grace period: terminated. */
   | (WorkerSnapshot & { readonly kind: "killed" })
   | { readonly kind: "closed"; readonly done: number };
@@ -237,6 +240,7 @@ export class PluginWorker {
             `TimeoutError: Callback ${
               this.#who.callbackName(callbackIndex)
             } did not return within ${timeoutMs} ms (+${graceMs} ms grace) and was terminated with its worker`,
+            true,
           ),
       });
     }).finally(() => {
@@ -299,10 +303,10 @@ export class PluginWorker {
   }
 
   /** The worker is gone or hung: kill it and fail the attempt in progress. */
-  #crashed(error: string): void {
+  #crashed(error: string, hung = false): void {
     const snapshot = this.#snapshot();
     this.terminate();
-    this.#pending?.resolve({ kind: "crashed", ...snapshot, error });
+    this.#pending?.resolve({ kind: "crashed", ...snapshot, error, hung });
   }
 
   /** The worker died (crash, or the plugin ended it): fail what it was doing. */
