@@ -220,7 +220,7 @@ async function deliver(
         partial = c === first && resumeHere ? resumeHere : fresh(c);
         break batch;
       }
-      const outcome = await runWithRetries(registration, c, event, resumeHere);
+      const outcome = await runWithRetries(registration, c, event, resumeHere, timing);
       if (timing && outcome.kind !== "stopped") timings.push(outcome.timing);
       if (outcome.kind === "stopped") {
         stopped = true;
@@ -264,22 +264,27 @@ async function runWithRetries(
   index: number,
   event: ShotGridEvent,
   resume: Resume | null,
+  timing: boolean,
 ): Promise<Outcome> {
   const { retries, backoff } = settings!;
   const ints = control!.ints;
   const maxAttempts = retries + 1;
-  const started = performance.now();
+  const started = timing ? performance.now() : 0;
   const resumed = resume !== null && resume.callbackIndex === index;
   let attempt = resumed ? resume.failedAttempts + 1 : 1;
   let last = resumed ? { error: resume.error, stack: resume.stack } : null;
-  const timingOf = (ok: boolean, attempts: number): Timing => ({
-    callback: registration.name,
-    eventId: event.id,
-    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-    delayMs: Date.now() - Date.parse(event.created_at),
-    attempts,
-    ok,
-  });
+  // Timings are measured only when the timing log is on (this is the hot path).
+  const timingOf = (ok: boolean, attempts: number): Timing =>
+    timing
+      ? {
+        callback: registration.name,
+        eventId: event.id,
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        delayMs: Date.now() - Date.parse(event.created_at),
+        attempts,
+        ok,
+      }
+      : noTiming;
   const failed = (attempts: number): Outcome => ({
     kind: "failed",
     failure: {
@@ -340,42 +345,93 @@ async function runOnce(
 ): Promise<void> {
   const ints = control!.ints;
   const timeoutMs = registration.timeoutMs ?? settings!.callbackTimeoutMs;
-  const controller = new AbortController();
-  const { signal } = shutdown;
-  const onShutdown = () => controller.abort(signal.reason);
-  signal.addEventListener("abort", onShutdown, { once: true });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new DOMException(
-        `Callback ${registration.name} timed out after ${timeoutMs} ms`,
-        "TimeoutError",
-      );
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs);
-  });
   Atomics.store(ints, slot.callback, index);
   Atomics.store(ints, slot.attempt, attempt);
   Atomics.store(ints, slot.timeoutMs, Math.min(timeoutMs, 2 ** 31 - 1));
   Atomics.store(control!.startedAt, 0, BigInt(Date.now()));
   Atomics.store(ints, slot.running, 1);
-  const ctx: CallbackContext = { signal: controller.signal, attempt, plugin: settings!.plugin };
+  const ctx = new Context(attempt, settings!.plugin, shutdown.signal);
   try {
-    const run = (async () =>
-      await registration.callback(
-        clientFor(registration, event),
-        logger,
-        event,
-        registration.args,
-        ctx,
-      ))();
-    await Promise.race([run, timeout]);
+    const result = registration.callback(
+      clientFor(registration, event),
+      logger,
+      event,
+      registration.args,
+      ctx,
+    );
+    // Most callbacks return at once: no timer, controller or listener is set up for them.
+    // One that never returns (a CPU loop) is the host's watchdog's business.
+    if (!isThenable(result)) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new DOMException(
+          `Callback ${registration.name} timed out after ${timeoutMs} ms`,
+          "TimeoutError",
+        );
+        ctx.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([result, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   } finally {
     Atomics.store(ints, slot.running, 0);
-    clearTimeout(timer);
-    signal.removeEventListener("abort", onShutdown);
+    ctx.dispose();
   }
+}
+
+/**
+ * A callback's `ctx`. The AbortSignal is made on first use: most callbacks never look
+ * at it, and one controller plus a shutdown listener per call is measurable at tens of
+ * thousands of callbacks per second.
+ */
+class Context implements CallbackContext {
+  readonly attempt: number;
+  readonly plugin: string;
+  #controller: AbortController | null = null;
+  #shutdown: AbortSignal;
+  #onShutdown: (() => void) | null = null;
+  #reason: unknown = undefined;
+  #aborted = false;
+
+  constructor(attempt: number, plugin: string, shutdown: AbortSignal) {
+    this.attempt = attempt;
+    this.plugin = plugin;
+    this.#shutdown = shutdown;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#aborted) controller.abort(this.#reason);
+      else if (this.#shutdown.aborted) controller.abort(this.#shutdown.reason);
+      else {
+        this.#onShutdown = () => controller.abort(this.#shutdown.reason);
+        this.#shutdown.addEventListener("abort", this.#onShutdown, { once: true });
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  dispose(): void {
+    if (this.#onShutdown) this.#shutdown.removeEventListener("abort", this.#onShutdown);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 /** Bugs do not fix themselves on retry (STYLE.md): fail at once. */
@@ -387,7 +443,8 @@ function isProgrammerError(error: unknown): boolean {
 /**
  * `sg` for one call: the callback's own client, created on first use (so callbacks that
  * never touch `sg` never need a reachable site), with the event's session uuid when
- * `use_session_uuid` is on.
+ * `use_session_uuid` is on. Without session uuids one lazy client per callback serves
+ * every call.
  */
 function clientFor(registration: Registration, event: ShotGridEvent): ShotGridClient {
   const base = () => {
@@ -405,9 +462,24 @@ function clientFor(registration: Registration, event: ShotGridEvent): ShotGridCl
     }
     return client;
   };
-  if (!settings!.shotgrid.useSessionUuid) return lazy(base);
+  if (!settings!.shotgrid.useSessionUuid) {
+    let shared = lazyClients.get(registration);
+    if (!shared) lazyClients.set(registration, shared = lazy(base));
+    return shared;
+  }
   return lazy(() => base().withSessionUuid(event.session_uuid ?? null));
 }
+
+const lazyClients = new WeakMap<Registration, ShotGridClient>();
+
+const noTiming: Timing = {
+  callback: "",
+  eventId: 0,
+  durationMs: 0,
+  delayMs: 0,
+  attempts: 0,
+  ok: true,
+};
 
 function lazy(create: () => ShotGridClient): ShotGridClient {
   let real: ShotGridClient | undefined;
@@ -424,10 +496,11 @@ function lazy(create: () => ShotGridClient): ShotGridClient {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
+  if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  // for...in and indexed loops: no array of values allocated per object (hot path).
+  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  else for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
   return value;
 }
 
