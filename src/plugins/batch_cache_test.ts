@@ -2,14 +2,17 @@ import assert from "node:assert/strict";
 import { serializeEvents } from "./batch_cache.ts";
 import { event } from "./test_helpers.ts";
 
-Deno.test("serializeEvents() gives the JSON of the chosen events, cached per page array", () => {
+const parse = (bytes: Uint8Array<SharedArrayBuffer>) => JSON.parse(new TextDecoder().decode(bytes));
+
+Deno.test("serializeEvents() gives the JSON of the chosen events in shared memory, cached per page array", () => {
   const page = [event(1), event(2), event(3)];
   const all = serializeEvents(page, [0, 1, 2]);
-  assert.deepEqual(JSON.parse(all), page);
-  assert.deepEqual(JSON.parse(serializeEvents(page, [0, 2])), [page[0], page[2]]);
-  assert.deepEqual(JSON.parse(serializeEvents(page, [])), []);
-  // Cached: a page changed against the rules still gives its first JSON.
+  assert.ok(all.buffer instanceof SharedArrayBuffer);
+  assert.deepEqual(parse(all), page);
+  assert.deepEqual(parse(serializeEvents(page, [0, 2])), [page[0], page[2]]);
+  assert.deepEqual(parse(serializeEvents(page, [])), []);
+  // Cached: a page changed against the rules still gives its first JSON (the same bytes).
   (page[1] as { id: number }).id = 99;
   assert.equal(serializeEvents(page, [0, 1, 2]), all);
-  assert.equal(JSON.parse(serializeEvents([...page], [1]))[0].id, 99);
+  assert.equal(parse(serializeEvents([...page], [1]))[0].id, 99);
 });

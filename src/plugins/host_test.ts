@@ -586,45 +586,6 @@ Deno.test("PluginHost.deliver() resumes an event it ended part-way at the callba
   });
 });
 
-Deno.test("PluginHost.deliver() runs every callback on the next event after its worker died between events", async () => {
-  await using dir = await tempDir();
-  await using logs = await LogCapture.start();
-  // After event 1 a timer ends the worker, busy long enough for the next batch to be sent.
-  const file = await writeFiles(dir.path, {
-    "exits.ts": twoCallbacks(`
-      if (event.id === 1) {
-        setTimeout(() => {
-          const until = Date.now() + 1000;
-          while (Date.now() < until) {}
-          Deno.exit(9);
-        }, 0);
-      }
-    `),
-  });
-  await using host = await start(file, { callbackTimeoutMs: 60_000, retries: 0 });
-  assert.equal((await host.deliver([event(1)])).done, 1);
-  assert.deepEqual(await host.deliver([event(2)]), {
-    done: 1,
-    lastId: 2,
-    skipped: [],
-    paused: null,
-    stopped: false,
-  });
-  const messages = logs.messages(["sgevents", "plugin", "exits"]);
-  assert.deepEqual(runs(logs, "exits"), [
-    "a 1",
-    "b 1 attempt 1 call 1",
-    "a 2",
-    "b 2 attempt 1 call 1",
-  ]);
-  assert.ok(
-    messages.includes(
-      "Restarting the worker of plugin exits, which ended outside any callback before event 2: Worker exited: the plugin called Deno.exit(9)",
-    ),
-    messages.join("\n"),
-  );
-});
-
 Deno.test("PluginHost.deliver() with a signal ends promptly and accurately however the plugin reacts", async (t) => {
   await using dir = await tempDir();
   await writeFiles(dir.path, {

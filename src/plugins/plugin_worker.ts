@@ -218,7 +218,7 @@ export class PluginWorker {
    * @returns How it ended; never rejects.
    */
   run(
-    events: string,
+    events: Uint8Array<SharedArrayBuffer>,
     options: { resume: Resume | null; skipped: FailedEvent[]; timing: boolean },
   ): Promise<BatchResult> {
     const { resume, skipped, timing } = options;

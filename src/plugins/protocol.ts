@@ -109,8 +109,8 @@ export type HostMessage =
   | {
     readonly kind: "deliver";
     readonly seq: number;
-    /** The wanted events, one JSON array. */
-    readonly events: string;
+    /** The wanted events, one JSON array, UTF-8 in shared memory (see batch_cache.ts). */
+    readonly events: Uint8Array<SharedArrayBuffer>;
     readonly resume: Resume | null;
     readonly timing: boolean;
   }

@@ -184,16 +184,18 @@ async function load(loadSettings: WorkerSettings): Promise<void> {
   });
 }
 
+const decoder = new TextDecoder();
+
 async function deliver(
   seq: number,
-  payload: string,
+  payload: Uint8Array<SharedArrayBuffer>,
   resume: Resume | null,
   timing: boolean,
 ): Promise<void> {
   const ints = control!.ints;
   stopWaker = new AbortController();
   shutdown = new AbortController();
-  const events = JSON.parse(payload) as ShotGridEvent[];
+  const events = JSON.parse(decoder.decode(payload)) as ShotGridEvent[];
   const timings: Timing[] = [];
   let paused: FailedEvent | null = null;
   let stopped = false;
@@ -499,7 +501,7 @@ function deepFreeze<T>(value: T): T {
   if (value === null || typeof value !== "object" || Object.isFrozen(value)) return value;
   Object.freeze(value);
   // for...in and indexed loops: no array of values allocated per object (hot path).
-  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  if (Array.isArray(value)) { for (let i = 0; i < value.length; i++) deepFreeze(value[i]); }
   else for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
   return value;
 }
