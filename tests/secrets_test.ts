@@ -33,17 +33,23 @@ Deno.test("script keys appear in no log file, state file or command output", asy
   await Deno.writeTextFile(
     `${dir.path}/plugins/reader.ts`,
     `export function registerCallbacks(reg) {
-      reg.registerCallback("plugin_script", ${JSON.stringify(pluginKey)}, async (sg, logger, event) => {
+      reg.registerCallback("plugin_script", ${
+      JSON.stringify(pluginKey)
+    }, async (sg, logger, event) => {
         const e = await sg.findById("EventLogEntry", event.id, ["id"]);
         logger.info("read event " + e.id);
-        Deno.writeTextFileSync(${JSON.stringify(`${dir.path}/reader.ids`)}, event.id + "\\n", { append: true });
+        Deno.writeTextFileSync(${
+      JSON.stringify(`${dir.path}/reader.ids`)
+    }, event.id + "\\n", { append: true });
       });
     }`,
   );
   await Deno.writeTextFile(
     `${dir.path}/plugins/wrong.ts`,
     `export function registerCallbacks(reg) {
-      reg.registerCallback("plugin_script", ${JSON.stringify(wrongKey)}, async (sg, logger, event) => {
+      reg.registerCallback("plugin_script", ${
+      JSON.stringify(wrongKey)
+    }, async (sg, logger, event) => {
         logger.info("using key ${wrongKey.slice(0, 5)}");
         await sg.findById("EventLogEntry", event.id, ["id"]);
       }, null, null, false);
@@ -59,11 +65,19 @@ Deno.test("script keys appear in no log file, state file or command output", asy
   let output = "";
   {
     await using daemon = spawnSgevents(["daemon", "-c", config], { env });
-    await eventually(async () => (await readIds(`${dir.path}/reader.ids`)).length === 5, 30_000, "reader");
+    await eventually(
+      async () => (await readIds(`${dir.path}/reader.ids`)).length === 5,
+      30_000,
+      "reader",
+    );
     await daemon.waitFor(/wrong.*failed on event 5|failed on event 5/, 30_000);
     sim.faults.expireTokens();
     sim.store.appendEvents(2);
-    await eventually(async () => (await readIds(`${dir.path}/reader.ids`)).length === 7, 30_000, "after expiry");
+    await eventually(
+      async () => (await readIds(`${dir.path}/reader.ids`)).length === 7,
+      30_000,
+      "after expiry",
+    );
     daemon.kill("SIGTERM");
     assert.equal(await daemon.exited, 0);
     output += daemon.output();
@@ -83,7 +97,9 @@ Deno.test("script keys appear in no log file, state file or command output", asy
   }
   // The daemon's own key wrong: authentication fails again and again, and is logged.
   {
-    await using daemon = spawnSgevents(["daemon", "-c", config], { env: { SG_SCRIPT_KEY: wrongKey } });
+    await using daemon = spawnSgevents(["daemon", "-c", config], {
+      env: { SG_SCRIPT_KEY: wrongKey },
+    });
     await daemon.waitFor("Cannot", 20_000);
     daemon.kill("SIGTERM");
     await daemon.exited;
