@@ -60,7 +60,7 @@ export async function withRecovery<T>(
           "Cannot {action} after {attempt} attempts: {reason}; retrying every {wait} ms";
         const props = { action: options.action, attempt, reason, wait };
         // One error (mailed) when the limit is reached; warnings after that.
-        if (attempt === options.maxConnRetries) logger.error(message, props);
+        if (attempt === Math.max(1, options.maxConnRetries)) logger.error(message, props);
         else logger.warn(message, props);
       }
       await options.sleep(wait, signal);
