@@ -3,10 +3,13 @@
  *
  * @module
  */
-import { createProgram } from "./src/cli/app.ts";
-import { exitFor } from "./src/cli/errors.ts";
+import { watchSignalsEarly } from "./src/cli/shutdown.ts";
 
 if (import.meta.main) {
+  // Before the rest of the program loads: a SIGTERM while the daemon starts is a clean stop.
+  if (Deno.args[0] === "daemon") watchSignalsEarly();
+  const { createProgram } = await import("./src/cli/app.ts");
+  const { exitFor } = await import("./src/cli/errors.ts");
   try {
     await createProgram().parseAsync(Deno.args, { from: "user" });
     // Explicit: a plugin Worker stuck in a CPU loop survives terminate() in Deno, and

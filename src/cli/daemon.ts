@@ -17,6 +17,7 @@ import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
 import { StateStore } from "../state/state_store.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
+import { earlySignal } from "./shutdown.ts";
 import { version } from "./version.ts";
 
 /**
@@ -41,7 +42,7 @@ Examples:
     )
     .action(async (options: { config?: string; once?: boolean }) => {
       const config = await loadCommandConfig(options.config);
-      await runDaemon(config, { once: options.once ?? false });
+      await runDaemon(config, { once: options.once ?? false, signal: earlySignal });
     });
 }
 
@@ -69,6 +70,7 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
   const signals: [Deno.Signal, () => void][] = [["SIGINT", stop("SIGINT")]];
   if (Deno.build.os !== "windows") signals.push(["SIGTERM", stop("SIGTERM")]);
   for (const [name, handler] of signals) Deno.addSignalListener(name, handler);
+  if (options.signal?.aborted) controller.abort();
   options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
   try {
     await using store = await StateStore.open(config.daemon.stateFile, {
