@@ -59,6 +59,7 @@ export class Engine {
   #running: Promise<void> | null = null;
   #laneRuns = new Set<Promise<void>>();
   #closing = new Set<Promise<void>>();
+  #firstStart = false;
   #newestSeen = 0;
 
   /**
@@ -132,7 +133,11 @@ export class Engine {
     const iterator = this.#options.plugins[Symbol.asyncIterator]();
     try {
       const first = await iterator.next();
+      // "First start" is a state without any plugin yet (a file written by a daemon stopped
+      // before it placed any plugin counts as none), for the plugins found at start.
+      this.#firstStart = this.#options.store.doc.plugins.size === 0;
       if (!first.done) await this.#apply(first.value);
+      this.#firstStart = false;
       if (this.#options.once) {
         await Promise.race([Promise.all(this.#laneRuns), aborted(this.#abort.signal)]);
       } else {
@@ -213,7 +218,7 @@ export class Engine {
     let state = store.doc.plugins.get(plugin.name);
     if (!state) {
       // First start: daemon.start_at; a plugin added later: the head, unless it says otherwise.
-      const where = startAt ?? (store.existed ? "latest" : config.daemon.startAt);
+      const where = startAt ?? (this.#firstStart ? config.daemon.startAt : "latest");
       state = newPluginState(await this.#resolveStart(where));
       store.doc.plugins.set(plugin.name, state);
       this.#logger.info("Plugin {plugin} starts after event {cursor} (start_at: {where})", {

@@ -316,3 +316,22 @@ Deno.test("Engine hands backlog events over at most one batch at a time", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Engine treats a state file with no plugin yet as a first start (daemon.start_at)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(4);
+    const config = testConfig(`${dir}/state.json`);
+    // A daemon stopped before it placed any plugin leaves a file with none.
+    const empty = await runOnce(config, log, new Map());
+    assert.equal(empty.doc.plugins.size, 0);
+    const a = new RecordingHost("a", "/a.ts", "1");
+    const b = new RecordingHost("b", "/b.ts", "1");
+    await runOnce(config, log, new Map([["a", a], ["b", b]]));
+    assert.deepEqual(a.seen, [1, 2, 3, 4]);
+    assert.deepEqual(b.seen, [1, 2, 3, 4]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
