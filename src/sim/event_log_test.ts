@@ -59,6 +59,10 @@ Deno.test("synthesizeEvent() is a pure function of id and seed", () => {
       `event ${id}`,
     );
     assert.ok(e.user?.type === "HumanUser" && e.user.name, `event ${id}`);
+    const meta = e.meta as { type?: string; old_value?: unknown; new_value?: unknown } | null;
+    if (meta?.type === "attribute_change" && meta.old_value !== null) {
+      assert.notEqual(meta.old_value, meta.new_value, `event ${id} changes nothing`);
+    }
   }
   const types = new Set(
     Array.from({ length: 500 }, (_, i) => synthesizeEvent(i + 1, 9, 0).event_type),

@@ -61,7 +61,9 @@ function statusChange(
   user: Link,
 ): EventRow {
   const oldValue = statuses[h % statuses.length]!;
-  const newValue = statuses[(h >>> 8) % statuses.length]!;
+  // Never the same status: a real site logs no change when nothing changed.
+  const newValue =
+    statuses[(h % statuses.length + 1 + (h >>> 8) % (statuses.length - 1)) % statuses.length]!;
   return {
     type: "EventLogEntry",
     id,
