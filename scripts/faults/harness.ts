@@ -229,22 +229,8 @@ export function between(random: () => number, min: number, max: number): number 
   return min + Math.floor(random() * (max - min + 1));
 }
 
-/**
- * A seeded PRNG (mulberry32).
- *
- * @param seed The seed.
- * @returns Randomness in [0, 1).
- */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic randomness, the simulator's generator (mulberry32). */
+export { seededRandom as seeded } from "../../src/sim/synth.ts";
 
 /** Live writes to a simulated site, some committing late. */
 export interface Traffic {

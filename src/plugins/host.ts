@@ -37,29 +37,17 @@ import { bundlePlugin, type PluginBundle } from "./loader.ts";
 import { compileMatchEvents, type EventMatcher } from "./matcher.ts";
 import { type PluginHostOptions, PluginWorker } from "./plugin_worker.ts";
 import type { CallbackInfo, FailedEvent, Resume, Timing } from "./protocol.ts";
+import type { DeliveryHost, DeliveryReport } from "../engine/types.ts";
 
 export type { CallbackInfo, FailedEvent } from "./protocol.ts";
+export type { DeliveryReport } from "../engine/types.ts";
 export type { PluginHostOptions } from "./plugin_worker.ts";
-
-/** What became of a batch. */
-export interface DeliveryReport {
-  /** How many events from the front of `events` are finished (success, not wanted, or skipped). */
-  readonly done: number;
-  /** Id of `events[done - 1]`, or `null`. */
-  readonly lastId: number | null;
-  /** `stopOnError: false` failures, recorded and passed. */
-  readonly skipped: readonly FailedEvent[];
-  /** A `stopOnError: true` failure: `events[done]` is the one to resume at. */
-  readonly paused: FailedEvent | null;
-  /** `requestStop()`, the signal or `close()` cut the batch short. */
-  readonly stopped: boolean;
-}
 
 /** Worker deaths outside any callback, without progress, before the event pauses. */
 const maxIdleCrashes = 3;
 
 /** A loaded plugin in its own Worker. Open with `PluginHost.start`, close with `await using`. */
-export class PluginHost implements AsyncDisposable {
+export class PluginHost implements DeliveryHost, AsyncDisposable {
   /** The plugin's name. */
   readonly name: string;
   /** The plugin's entry file. */

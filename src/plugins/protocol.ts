@@ -17,14 +17,9 @@ export interface CallbackInfo {
   readonly timeoutMs: number;
 }
 
-/** One callback failure (same shape as the engine's `FailedEvent`). */
-export interface FailedEvent {
-  readonly id: number;
-  readonly callback: string;
-  readonly error: string;
-  readonly stack: string | null;
-  readonly attempts: number;
-}
+/** One callback failure: the engine's type (the engine owns the host contract). */
+import type { FailedEvent } from "../engine/types.ts";
+export type { FailedEvent };
 
 /** Slots of the shared `Int32Array`. */
 export const slot = {
