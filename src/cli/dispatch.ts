@@ -252,6 +252,18 @@ export function dispatchCommand(): Command {
       "callback timeout in ms (default: from the config, else 30000)",
       parseCount,
     )
+    .addHelpText(
+      "after",
+      `
+The event file holds one flat EventLogEntry (as plugins receive it) or a list of them, e.g.
+  {"type": "EventLogEntry", "id": 1, "event_type": "Shotgun_Task_Change",
+   "attribute_name": "sg_status_list", "entity": {"type": "Task", "id": 5},
+   "meta": {"old_value": "wtg", "new_value": "ip"}, "created_at": "2026-01-21T19:47:33Z"}
+
+Examples:
+  sgevents dispatch plugins/shot_status_from_task.ts --event task_ip.json -c config.yaml
+  sgevents dispatch plugins/log_events.ts --event events.json    # no site: sg calls fail`,
+    )
     .action(async (
       file: string,
       options: { event: string; config?: string; retries: number; timeout?: number },

@@ -24,6 +24,10 @@ export function pluginsCommand(): Command {
     .description("Load every configured plugin and show its callbacks, matchEvents and status")
     .option(...configOption)
     .option("--json", "print JSON instead of a table")
+    .addHelpText(
+      "after",
+      "\nEach plugin is loaded in its own Worker, as the daemon would; nothing is delivered.\n\nExamples:\n  sgevents plugins list\n  sgevents plugins list --json | jq '.[] | select(.status != \"ready\")'",
+    )
     .action(async (options: { config?: string; json?: boolean }) => {
       const config = await loadCommandConfig(options.config);
       const rows = await listPlugins(config);
@@ -35,6 +39,10 @@ export function pluginsCommand(): Command {
     .argument("<file>", "a plugin .ts or .js file")
     .option(...configOption)
     .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      "\nExits 1 when the plugin cannot load.\n\nExamples:\n  sgevents plugins check plugins/notify.ts\n  sgevents plugins check --json plugins/notify.ts",
+    )
     .action(async (file: string, options: { config?: string; json?: boolean }) => {
       const config = options.config ? await loadCommandConfig(options.config) : null;
       const result = await checkPlugin(file, { config });
@@ -55,6 +63,10 @@ export function pluginsCommand(): Command {
     .description("Resume a paused plugin at the event it failed on")
     .argument("<plugins...>", "plugin names")
     .option(...configOption)
+    .addHelpText(
+      "after",
+      "\nWorks with or without a running daemon (a running one applies it between batches).\n\nExample:\n  sgevents plugins resume notify",
+    )
     .action(async (names: string[], options: { config?: string }) => {
       const config = await loadCommandConfig(options.config);
       const how = await changeState(config, { op: "resume", plugins: names });

@@ -82,6 +82,10 @@ export function stateCommand(): Command {
     .description("Delete the state of plugins whose files are gone (orphans)")
     .argument("<plugins...>", "plugin names")
     .option(...configOption)
+    .addHelpText(
+      "after",
+      "\nA plugin whose file is still there cannot be forgotten while a daemon runs it.\n\nExample:\n  sgevents state forget old_notify",
+    )
     .action(async (plugins: string[], options: { config?: string }) => {
       const config = await loadCommandConfig(options.config);
       const how = await changeState(config, { op: "forget", plugins });
