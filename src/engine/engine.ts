@@ -190,6 +190,7 @@ export class Engine {
 
   async #apply(plugins: PluginFileInfo[]): Promise<void> {
     const { config, store } = this.#options;
+    await this.#place(plugins);
     const seen = new Set<string>();
     for (const plugin of plugins) {
       seen.add(plugin.name);
@@ -199,7 +200,7 @@ export class Engine {
         if (lane) this.#remove(lane, "it is disabled in the configuration");
         continue;
       }
-      if (!lane) await this.#add(plugin, settings?.startAt ?? null);
+      if (!lane) this.#add(plugin);
       else if (lane.plugin.hash !== plugin.hash || lane.plugin.file !== plugin.file) {
         this.#logger.info("Plugin {plugin} changed; reloading after the event in flight", {
           plugin: plugin.name,
@@ -213,20 +214,37 @@ export class Engine {
     await store.checkpoint();
   }
 
-  async #add(plugin: PluginFileInfo, startAt: StartAt | null): Promise<void> {
+  /**
+   * Give every new plugin its starting cursor, all before any lane starts: a stop while
+   * the site is asked for its newest event leaves no plugin half-placed (a later start
+   * would otherwise take the rest for plugins added later).
+   */
+  async #place(plugins: readonly PluginFileInfo[]): Promise<void> {
     const { store, config } = this.#options;
-    let state = store.doc.plugins.get(plugin.name);
-    if (!state) {
+    const placed: [string, number, StartAt][] = [];
+    const resolved = new Map<StartAt, number>();
+    for (const plugin of plugins) {
+      const settings = config.plugins.settings[plugin.name];
+      if ((settings && !settings.enabled) || store.doc.plugins.has(plugin.name)) continue;
       // First start: daemon.start_at; a plugin added later: the head, unless it says otherwise.
-      const where = startAt ?? (this.#firstStart ? config.daemon.startAt : "latest");
-      state = newPluginState(await this.#resolveStart(where));
-      store.doc.plugins.set(plugin.name, state);
+      const where = settings?.startAt ?? (this.#firstStart ? config.daemon.startAt : "latest");
+      let cursor = resolved.get(where);
+      if (cursor === undefined) resolved.set(where, cursor = await this.#resolveStart(where));
+      placed.push([plugin.name, cursor, where]);
+    }
+    for (const [plugin, cursor, where] of placed) {
+      store.doc.plugins.set(plugin, newPluginState(cursor));
       this.#logger.info("Plugin {plugin} starts after event {cursor} (start_at: {where})", {
-        plugin: plugin.name,
-        cursor: state.cursor,
+        plugin,
+        cursor,
         where,
       });
     }
+  }
+
+  #add(plugin: PluginFileInfo): void {
+    const { store, config } = this.#options;
+    const state = store.doc.plugins.get(plugin.name)!;
     const lane = new Lane(plugin, {
       state,
       pages: this.#pages,

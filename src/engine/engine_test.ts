@@ -335,3 +335,42 @@ Deno.test("Engine treats a state file with no plugin yet as a first start (daemo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Engine stopped while placing plugins places none, so the next start is still a first start", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(4);
+    // The site does not answer "which is the oldest event" until the daemon is stopped.
+    const stuck = Object.assign(Object.create(log), {
+      oldestId: (signal: AbortSignal) =>
+        new Promise<number>((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+        ),
+    }) as MemoryLog;
+    const config = testConfig(`${dir}/state.json`);
+    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const stop = new AbortController();
+    const engine = new Engine({
+      config,
+      source: stuck,
+      store,
+      startHost: (p) => Promise.resolve(new RecordingHost(p.name, p.file, p.hash)),
+      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }, {
+        name: "b",
+        file: "/b.ts",
+        hash: "1",
+      }]),
+    });
+    setTimeout(() => stop.abort(), 50);
+    await engine.run(stop.signal);
+    await store.close();
+    assert.equal(store.doc.plugins.size, 0);
+    const a = new RecordingHost("a", "/a.ts", "1");
+    const b = new RecordingHost("b", "/b.ts", "1");
+    await runOnce(config, log, new Map([["a", a], ["b", b]]));
+    assert.deepEqual([a.seen, b.seen], [[1, 2, 3, 4], [1, 2, 3, 4]]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
