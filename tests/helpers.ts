@@ -139,6 +139,13 @@ export interface DaemonProcess extends AsyncDisposable {
 }
 
 /**
+ * The V8 flags the daemon runs with (deno.json tasks, the compiled binary, the Dockerfile):
+ * a 1 MiB young generation per isolate. Each plugin Worker is an isolate; measured with
+ * 10 no-op plugins over 100,000 events, peak RSS went from 544 to 395 MiB at the same speed.
+ */
+export const daemonV8Flags: readonly string[] = ["--v8-flags=--max-semi-space-size=1"];
+
+/**
  * Run `sgevents <args>` as a subprocess of the repository's main.ts.
  *
  * @param args CLI arguments.
@@ -154,6 +161,7 @@ export function spawnSgevents(
       "run",
       "--allow-all",
       "--unstable-worker-options",
+      ...daemonV8Flags,
       ...options.denoArgs ?? [],
       `${root}main.ts`,
       ...args,
