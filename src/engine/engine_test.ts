@@ -374,3 +374,45 @@ Deno.test("Engine stopped while placing plugins places none, so the next start i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Engine with server_filter reads only the event types every plugin names", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    const tasks = log.add(3, { eventType: "Shotgun_Task_Change" });
+    log.add(50, { eventType: "Shotgun_Shot_Change" });
+    const late = log.add(1, { hidden: true, eventType: "Shotgun_Task_Change" });
+    const more = log.add(2, { eventType: "Shotgun_Task_Change" });
+    const config = testConfig(`${dir}/state.json`, { serverFilter: true });
+    const host = new RecordingHost("t", "/t.ts", "1");
+    host.callbacks = [{ matchEvents: { Shotgun_Task_Change: ["sg_status_list"] } }];
+    await runOnce(config, log, new Map([["t", host]]));
+    // The 50 Shot events were never read (the fake host would record anything it got).
+    assert.deepEqual(host.seen, [...tasks, ...more]);
+    // The late Task event commits: the recency sweep delivers it once, never again.
+    log.commit(late[0]!);
+    await runOnce(config, log, new Map([["t", host]]));
+    await runOnce(config, log, new Map([["t", host]]));
+    assert.deepEqual(host.seen, [...tasks, ...more, ...late]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Engine with server_filter reads everything when a plugin wants any type", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(2, { eventType: "Shotgun_Task_Change" });
+    log.add(2, { eventType: "Shotgun_Shot_Change" });
+    const config = testConfig(`${dir}/state.json`, { serverFilter: true });
+    const narrow = new RecordingHost("t", "/t.ts", "1");
+    narrow.callbacks = [{ matchEvents: { Shotgun_Task_Change: null } }];
+    const wide = new RecordingHost("w", "/w.ts", "1");
+    wide.callbacks = [{ matchEvents: { "Shotgun_*_Change": null } }];
+    await runOnce(config, log, new Map([["t", narrow], ["w", wide]]));
+    assert.deepEqual(wide.seen, [1, 2, 3, 4]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

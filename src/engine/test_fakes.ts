@@ -15,12 +15,15 @@ export class MemoryLog implements EventSource {
   #next = 1;
   requests = 0;
   constructor(private now: () => number = Date.now) {}
-  add(n: number, options: { hidden?: boolean; createdAt?: number } = {}): number[] {
+  add(
+    n: number,
+    options: { hidden?: boolean; createdAt?: number; eventType?: string } = {},
+  ): number[] {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = this.#next++;
       ids.push(id);
-      const event = makeEvent(id, options.createdAt ?? this.now());
+      const event = makeEvent(id, options.createdAt ?? this.now(), options.eventType);
       if (!options.hidden) this.#visible.set(id, event);
       else this.hidden.set(id, event);
     }
@@ -33,10 +36,25 @@ export class MemoryLog implements EventSource {
     this.hidden.delete(id);
     this.#visible.set(id, event);
   }
-  after(after: number, limit: number): Promise<ShotGridEvent[]> {
+  after(
+    after: number,
+    limit: number,
+    _signal?: AbortSignal,
+    types?: readonly string[] | null,
+  ): Promise<ShotGridEvent[]> {
     this.requests++;
-    const ids = [...this.#visible.keys()].filter((id) => id > after).sort((a, b) => a - b);
+    const ids = [...this.#visible.keys()].filter((id) =>
+      id > after && (!types || types.includes(this.#visible.get(id)!.event_type))
+    ).sort((a, b) => a - b);
     return Promise.resolve(ids.slice(0, limit).map((id) => this.#visible.get(id)!));
+  }
+  recent(types: readonly string[], sinceMs: number): Promise<ShotGridEvent[]> {
+    this.requests++;
+    return Promise.resolve(
+      [...this.#visible.values()]
+        .filter((e) => types.includes(e.event_type) && Date.parse(e.created_at) > sinceMs)
+        .sort((a, b) => a.id - b.id),
+    );
   }
   byIds(ids: readonly number[]): Promise<ShotGridEvent[]> {
     this.requests++;
@@ -52,11 +70,15 @@ export class MemoryLog implements EventSource {
   }
 }
 
-export function makeEvent(id: number, createdAt: number): ShotGridEvent {
+export function makeEvent(
+  id: number,
+  createdAt: number,
+  eventType = "Shotgun_Shot_Change",
+): ShotGridEvent {
   return {
     type: "EventLogEntry",
     id,
-    event_type: "Shotgun_Shot_Change",
+    event_type: eventType,
     attribute_name: "sg_status_list",
     meta: null,
     entity: { type: "Shot", id: 1, name: "sh010" },
@@ -73,6 +95,7 @@ export class RecordingHost implements DeliveryHost {
   readonly status = "ready" as const;
   readonly loadError = null;
   failOn = new Set<number>();
+  callbacks: { matchEvents: Record<string, string[] | null> | null }[] = [{ matchEvents: null }];
   stopOnError = true;
   constructor(readonly name: string, readonly file: string, readonly hash: string) {}
   wants(): boolean {
@@ -132,6 +155,7 @@ export function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> 
       progressIntervalMs: 60_000,
       shutdownTimeoutMs: 1000,
       ignoreScriptUsers: [],
+      serverFilter: false,
       ...daemon,
     },
     plugins: {
