@@ -59,6 +59,8 @@ export interface PluginSettings {
   readonly callbackTimeoutMs: number | null;
   readonly retries: number | null;
   readonly startAt: StartAt | null;
+  /** Only events of these projects reach the plugin; null: every project. */
+  readonly projects: readonly number[] | null;
 }
 
 /** The `plugins` section. */

@@ -10,6 +10,7 @@
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import type { Clock } from "../util/abort.ts";
 import { raceSignal } from "../util/abort.ts";
+import { type Narrowing, narrowingKey } from "./narrowing.ts";
 import type { EventSource } from "./types.ts";
 
 /** Options for {@link BacklogResolver}. */
@@ -79,23 +80,23 @@ export class BacklogResolver {
   }
 
   /**
-   * The events of `types` created within the sweep window, for narrowed reads (one
-   * shared request per interval and type set, however many plugins ask).
+   * The events of a narrowing created within the sweep window, for narrowed reads (one
+   * shared request per interval and narrowing, however many plugins ask).
    *
-   * @param types The narrowed event types.
+   * @param narrow What reads are narrowed to.
    * @param signal Ends the wait (the shared request goes on for the other lanes).
    * @returns The events, ascending by id.
    */
-  async recent(types: readonly string[], signal?: AbortSignal): Promise<ShotGridEvent[]> {
-    const key = types.join(",");
+  async recent(narrow: Narrowing, signal?: AbortSignal): Promise<ShotGridEvent[]> {
+    const key = narrowingKey(narrow);
     const now = this.#options.clock();
     let sweep = this.#sweeps.get(key);
     if (!sweep || sweep.at < now - this.#options.intervalMs) {
       const since = now - (this.#options.sweepWindowMs ?? 300_000);
       this.#requests++;
       const events = this.#options.fetch(
-        `look up recent ${types.join(", ")} events`,
-        (s) => this.#source.recent(types, since, s),
+        `look up recent events (${key})`,
+        (s) => this.#source.recent(narrow, since, s),
       );
       sweep = { at: now, events };
       this.#sweeps.set(key, sweep);

@@ -4,7 +4,8 @@
  * @module
  */
 import type { ShotGridClient } from "../shotgrid/client.ts";
-import { eventFields, type ShotGridEvent } from "../shotgrid/types.ts";
+import { eventFields, type FilterCondition, type ShotGridEvent } from "../shotgrid/types.ts";
+import type { Narrowing } from "./narrowing.ts";
 import type { EventSource } from "./types.ts";
 
 /** Reads EventLogEntry rows through a {@link ShotGridClient}. */
@@ -19,15 +20,14 @@ export class ShotGridEventSource implements EventSource {
     this.#client = client;
   }
 
-  /** Events with `id > after` (of `types`, when given), ascending, at most `limit` (one request). */
+  /** Events with `id > after` (narrowed, when given), ascending, at most `limit` (one request). */
   async after(
     after: number,
     limit: number,
     signal: AbortSignal,
-    types?: readonly string[] | null,
+    narrow?: Narrowing | null,
   ): Promise<ShotGridEvent[]> {
-    const filters: [string, string, ...unknown[]][] = [["id", "greater_than", after]];
-    if (types) filters.push(["event_type", "in", [...types]]);
+    const filters = [["id", "greater_than", after] as const, ...narrowFilters(narrow ?? null)];
     return await this.#client.find("EventLogEntry", filters, eventFields, {
       order: [{ field_name: "id", direction: "asc" }],
       limit,
@@ -46,16 +46,12 @@ export class ShotGridEventSource implements EventSource {
     }) as ShotGridEvent[];
   }
 
-  /** Events of `types` created after `sinceMs`, ascending by id. */
-  async recent(
-    types: readonly string[],
-    sinceMs: number,
-    signal: AbortSignal,
-  ): Promise<ShotGridEvent[]> {
+  /** Events of a narrowing created after `sinceMs`, ascending by id. */
+  async recent(narrow: Narrowing, sinceMs: number, signal: AbortSignal): Promise<ShotGridEvent[]> {
     const since = new Date(sinceMs).toISOString().replace(/\.\d+Z$/, "Z");
     return await this.#client.find(
       "EventLogEntry",
-      [["event_type", "in", [...types]], ["created_at", "greater_than", since]],
+      [...narrowFilters(narrow), ["created_at", "greater_than", since]],
       eventFields,
       { order: [{ field_name: "id", direction: "asc" }], signal },
     ) as ShotGridEvent[];
@@ -78,4 +74,13 @@ export class ShotGridEventSource implements EventSource {
     });
     return record?.id ?? null;
   }
+}
+
+function narrowFilters(narrow: Narrowing | null): FilterCondition[] {
+  const filters: FilterCondition[] = [];
+  if (narrow?.types) filters.push(["event_type", "in", [...narrow.types]]);
+  if (narrow?.projects) {
+    filters.push(["project", "in", narrow.projects.map((id) => ({ type: "Project", id }))]);
+  }
+  return filters;
 }

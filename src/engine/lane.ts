@@ -17,6 +17,7 @@ import { backoffDelay } from "../util/backoff.ts";
 import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
 import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
+import type { Narrowing } from "./narrowing.ts";
 import type { Page, PageSource } from "./page_source.ts";
 import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFileInfo } from "./types.ts";
 
@@ -34,8 +35,10 @@ export interface LaneOptions {
   readonly backlogTimeoutMs: number;
   /** `max_event_batch_size`: the most events handed over at once. */
   readonly batchSize: number;
-  /** The event types to narrow reads to now (see narrowing.ts), or null for every event. */
-  readonly narrowTypes?: () => readonly string[] | null;
+  /** What to narrow reads to now (see narrowing.ts), or null for every event. */
+  readonly narrowing?: () => Narrowing | null;
+  /** The plugin's `projects` setting: other projects' events are passed over. */
+  readonly projects?: ReadonlySet<number> | null;
   /** How far back the recency sweep of narrowed reads looks. */
   readonly sweepWindowMs?: number;
   /** Daemon log (`sgevents.engine`). */
@@ -69,7 +72,8 @@ export class Lane {
   #closed = false;
   #finalDrain = false;
   #nextSweep = 0;
-  #sweepTypes: readonly string[] | null = null;
+  #sweepNarrow: Narrowing | null = null;
+  #ownPages = new WeakMap<readonly ShotGridEvent[], readonly ShotGridEvent[]>();
   #caughtUp = false;
   #notBefore = 0;
   #nextBacklogCheck = 0;
@@ -288,8 +292,8 @@ export class Lane {
       await this.#options.checkpoint();
       return "more";
     }
-    const types = this.#options.narrowTypes?.() ?? null;
-    if (types) this.#sweepTypes = types;
+    const narrow = this.#options.narrowing?.() ?? null;
+    if (narrow) this.#sweepNarrow = narrow;
     if (state.recentSince !== null && this.#options.clock() >= this.#nextSweep) {
       this.#nextSweep = this.#options.clock() + this.#options.fetchIntervalMs;
       await this.#sweep(host);
@@ -300,7 +304,7 @@ export class Lane {
       state.cursor ?? 0,
       this.#notBefore,
       this.#waitSignal(),
-      types,
+      narrow,
     );
     await this.#deliverPage(host, page);
     await this.#options.checkpoint();
@@ -344,11 +348,11 @@ export class Lane {
   async #deliverPage(host: DeliveryHost, page: Page): Promise<void> {
     const state = this.#options.state;
     const from = state.cursor ?? page.after;
-    const events = page.deliverable;
+    const events = this.#own(page.deliverable);
     const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
     const done = Math.min(report.done, events.length);
     const to = done >= events.length ? page.lastId : events[done]!.id - 1;
-    if (page.types) {
+    if (page.narrow) {
       // A narrowed page hides which ids are missing: late ones come from the sweep.
       if (state.recentSince === null) state.recentSince = from;
       for (const event of page.events) {
@@ -368,16 +372,16 @@ export class Lane {
   async #sweep(host: DeliveryHost): Promise<void> {
     const { state, exclude, logger, clock } = this.#options;
     const window = this.#options.sweepWindowMs ?? 360_000;
-    const types = this.#sweepTypes;
+    const narrow = this.#sweepNarrow;
     const since = state.recentSince;
-    if (!types || since === null) {
+    if (!narrow || since === null) {
       // Narrowing is off and this run never narrowed: nothing to sweep with.
       state.recent.clear();
       state.recentSince = null;
       return;
     }
     const cursor = state.cursor ?? 0;
-    const found = await this.#options.resolver.recent(types, this.#waitSignal());
+    const found = await this.#options.resolver.recent(narrow, this.#waitSignal());
     const late = found.filter((event) =>
       event.id > since && event.id <= cursor && !state.recent.has(event.id) &&
       !state.backlog.has(event.id)
@@ -400,7 +404,19 @@ export class Lane {
     const horizon = clock() - window;
     for (const [id, createdAt] of state.recent) if (createdAt < horizon) state.recent.delete(id);
     // Narrowing has ended and its window has passed: back to the gap backlog alone.
-    if (!this.#options.narrowTypes?.() && state.recent.size === 0) state.recentSince = null;
+    if (!this.#options.narrowing?.() && state.recent.size === 0) state.recentSince = null;
+  }
+
+  /** A page less the events of projects this plugin is not limited to (cached per page). */
+  #own(events: readonly ShotGridEvent[]): readonly ShotGridEvent[] {
+    const projects = this.#options.projects;
+    if (!projects) return events;
+    let own = this.#ownPages.get(events);
+    if (!own) {
+      own = events.filter((event) => !this.#options.exclude(event));
+      this.#ownPages.set(events, own);
+    }
+    return own;
   }
 
   async #drainBacklog(host: DeliveryHost): Promise<void> {
