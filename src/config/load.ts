@@ -165,7 +165,6 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       callbackTimeoutMs: entry.callback_timeout,
       retries: entry.retries,
       startAt: entry.start_at,
-      projects: entry.projects.length > 0 ? entry.projects : null,
     };
   }
   const levels: Record<string, Config["logging"]["level"]> = { ...logging.levels };

@@ -66,7 +66,6 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
     ["daemon.shutdown_timeout", true, "true is not a duration"],
     ["daemon.ignore_script_users", ["ok", ""], '[1]: "" is not a script name'],
     ["daemon.ignore_script_users", { a: 1 }, "a mapping is not a list of script names"],
-    ["daemon.server_filter", "sometimes", '"sometimes" is not'],
     ["plugins.paths", [], "an empty list is not a non-empty list of plugin folders"],
     ["plugins.paths", ["./ok", 3], "[1]: 3 is not a path"],
     ["plugins.callback_timeout", "-1s", `"-1s" is not a duration above 0`],
@@ -327,7 +326,6 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
       callbackTimeoutMs: 300_000,
       retries: 0,
       startAt: "oldest",
-      projects: null,
     },
     bare: {
       enabled: true,
@@ -335,7 +333,6 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
       callbackTimeoutMs: null,
       retries: null,
       startAt: null,
-      projects: null,
     },
   });
   assert.equal(config.logging.dir, "/srv/sg/conf/logs");

@@ -137,10 +137,6 @@ function buildSchema(context: SchemaContext) {
     callback_timeout: leaf(duration(true), positiveDurationText, { value: null }),
     retries: leaf(integerIn(0), integerText(0), { value: null }),
     start_at: leaf(parseStartAt, startAtText, { value: null }),
-    projects: listLeaf(integerIn(1), "a project id (an integer of at least 1)", {
-      expected: "a list of project ids",
-      fallback: { value: [] },
-    }),
   };
   const plugins = {
     paths: listLeaf(toPath, pathText, {

@@ -59,8 +59,6 @@ export interface PluginSettings {
   readonly callbackTimeoutMs: number | null;
   readonly retries: number | null;
   readonly startAt: StartAt | null;
-  /** Only events of these projects reach the plugin; null: every project. */
-  readonly projects: readonly number[] | null;
 }
 
 /** The `plugins` section. */

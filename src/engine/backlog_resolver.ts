@@ -10,7 +10,6 @@
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import type { Clock } from "../util/abort.ts";
 import { raceSignal } from "../util/abort.ts";
-import { type Narrowing, narrowingKey } from "./narrowing.ts";
 import type { EventSource } from "./types.ts";
 
 /** Options for {@link BacklogResolver}. */
@@ -80,23 +79,23 @@ export class BacklogResolver {
   }
 
   /**
-   * The events of a narrowing created within the sweep window, for narrowed reads (one
-   * shared request per interval and narrowing, however many plugins ask).
+   * The events of `types` created within the sweep window, for narrowed reads (one
+   * shared request per interval and type set, however many plugins ask).
    *
-   * @param narrow What reads are narrowed to.
+   * @param types The narrowed event types.
    * @param signal Ends the wait (the shared request goes on for the other lanes).
    * @returns The events, ascending by id.
    */
-  async recent(narrow: Narrowing, signal?: AbortSignal): Promise<ShotGridEvent[]> {
-    const key = narrowingKey(narrow);
+  async recent(types: readonly string[], signal?: AbortSignal): Promise<ShotGridEvent[]> {
+    const key = types.join(",");
     const now = this.#options.clock();
     let sweep = this.#sweeps.get(key);
     if (!sweep || sweep.at < now - this.#options.intervalMs) {
       const since = now - (this.#options.sweepWindowMs ?? 300_000);
       this.#requests++;
       const events = this.#options.fetch(
-        `look up recent events (${key})`,
-        (s) => this.#source.recent(narrow, since, s),
+        `look up recent ${types.join(", ")} events`,
+        (s) => this.#source.recent(types, since, s),
       );
       sweep = { at: now, events };
       this.#sweeps.set(key, sweep);

@@ -16,7 +16,7 @@ import { type Clock, isAbortError, type Sleep, sleep as realSleep } from "../uti
 import { BacklogResolver } from "./backlog_resolver.ts";
 import { ackLine, applyToState, type ControlRequest, pendingRequests } from "./control.ts";
 import { Lane } from "./lane.ts";
-import { type Narrowing, narrowing, type NarrowingInput, sweepMarginMs } from "./narrowing.ts";
+import { narrowTypes, sweepMarginMs } from "./narrowing.ts";
 import { PageSource } from "./page_source.ts";
 import { withRecovery } from "./recovery.ts";
 import type { DeliveryHost, EventSource, PluginFileInfo } from "./types.ts";
@@ -247,25 +247,18 @@ export class Engine {
   #add(plugin: PluginFileInfo): void {
     const { store, config } = this.#options;
     const state = store.doc.plugins.get(plugin.name)!;
-    const ignored = new Set(config.daemon.ignoreScriptUsers);
-    const limited = config.plugins.settings[plugin.name]?.projects ?? null;
-    const projects = limited ? new Set(limited) : null;
     const lane = new Lane(plugin, {
       state,
       pages: this.#pages,
       resolver: this.#resolver,
       checkpoint: () => store.checkpoint(),
       startHost: this.#options.startHost,
-      // Events of ignored script users, and of projects this plugin is not limited to.
-      exclude: (event) =>
-        isIgnored(event, ignored) ||
-        (projects !== null && !projects.has(event.project?.id ?? -1)),
+      exclude: (event) => isIgnored(event, new Set(config.daemon.ignoreScriptUsers)),
       clock: this.#clock,
       fetchIntervalMs: config.daemon.fetchIntervalMs,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
       batchSize: config.daemon.maxEventBatchSize,
-      narrowing: () => this.#narrowing(),
-      projects,
+      narrowTypes: () => this.#narrowTypes(),
       sweepWindowMs: config.daemon.backlogTimeoutMs + sweepMarginMs,
       logger: this.#logger,
       pluginLogger: getLogger(["sgevents", "plugin", plugin.name]),
@@ -294,17 +287,14 @@ export class Engine {
     closing.finally(() => this.#closing.delete(closing));
   }
 
-  /** With `daemon.server_filter`, what every loaded plugin is limited to; else null. */
-  #narrowing(): Narrowing | null {
-    const { config } = this.#options;
-    if (!config.daemon.serverFilter) return null;
-    const loaded: NarrowingInput[] = [];
+  /** With `daemon.server_filter`, the event types every loaded plugin names; else null. */
+  #narrowTypes(): readonly string[] | null {
+    if (!this.#options.config.daemon.serverFilter) return null;
+    const loaded: DeliveryHost["callbacks"][] = [];
     for (const lane of this.#lanes.values()) {
-      if (lane.host?.status !== "ready") continue;
-      const projects = config.plugins.settings[lane.name]?.projects ?? null;
-      loaded.push({ callbacks: lane.host.callbacks, projects });
+      if (lane.host?.status === "ready") loaded.push(lane.host.callbacks);
     }
-    return narrowing(loaded);
+    return narrowTypes(loaded);
   }
 
   async #resolveStart(where: StartAt): Promise<number> {

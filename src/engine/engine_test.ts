@@ -416,37 +416,3 @@ Deno.test("Engine with server_filter reads everything when a plugin wants any ty
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test("Engine gives a plugin limited to projects only their events, and reads only those with server_filter", async () => {
-  for (const serverFilter of [false, true]) {
-    const dir = await Deno.makeTempDir();
-    try {
-      const log = new MemoryLog();
-      const p1 = log.add(2, { project: 1 });
-      log.add(30, { project: 3 });
-      const p2 = log.add(2, { project: 2 });
-      const base = testConfig(`${dir}/state.json`, { serverFilter, maxEventBatchSize: 5 });
-      const settings = (projects: number[]) => ({
-        enabled: true,
-        permissions: null,
-        callbackTimeoutMs: null,
-        retries: null,
-        startAt: null,
-        projects,
-      });
-      const config = {
-        ...base,
-        plugins: { ...base.plugins, settings: { a: settings([1]), b: settings([2]) } },
-      };
-      const a = new RecordingHost("a", "/a.ts", "1");
-      const b = new RecordingHost("b", "/b.ts", "1");
-      await runOnce(config, log, new Map([["a", a], ["b", b]]));
-      assert.deepEqual([a.seen, b.seen], [p1, p2], `serverFilter ${serverFilter}`);
-      // Unfiltered, 34 events make 7 pages of 5; narrowed, the 4 wanted ones fit in one.
-      if (serverFilter) assert.ok(log.requests <= 3, `${log.requests} requests`);
-      else assert.ok(log.requests >= 7, `${log.requests} requests`);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  }
-});

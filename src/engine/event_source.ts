@@ -4,8 +4,7 @@
  * @module
  */
 import type { ShotGridClient } from "../shotgrid/client.ts";
-import { eventFields, type FilterCondition, type ShotGridEvent } from "../shotgrid/types.ts";
-import type { Narrowing } from "./narrowing.ts";
+import { eventFields, type ShotGridEvent } from "../shotgrid/types.ts";
 import type { EventSource } from "./types.ts";
 
 /** Reads EventLogEntry rows through a {@link ShotGridClient}. */
@@ -20,14 +19,15 @@ export class ShotGridEventSource implements EventSource {
     this.#client = client;
   }
 
-  /** Events with `id > after` (narrowed, when given), ascending, at most `limit` (one request). */
+  /** Events with `id > after` (of `types`, when given), ascending, at most `limit` (one request). */
   async after(
     after: number,
     limit: number,
     signal: AbortSignal,
-    narrow?: Narrowing | null,
+    types?: readonly string[] | null,
   ): Promise<ShotGridEvent[]> {
-    const filters = [["id", "greater_than", after] as const, ...narrowFilters(narrow ?? null)];
+    const filters: [string, string, ...unknown[]][] = [["id", "greater_than", after]];
+    if (types) filters.push(["event_type", "in", [...types]]);
     return await this.#client.find("EventLogEntry", filters, eventFields, {
       order: [{ field_name: "id", direction: "asc" }],
       limit,
@@ -46,12 +46,16 @@ export class ShotGridEventSource implements EventSource {
     }) as ShotGridEvent[];
   }
 
-  /** Events of a narrowing created after `sinceMs`, ascending by id. */
-  async recent(narrow: Narrowing, sinceMs: number, signal: AbortSignal): Promise<ShotGridEvent[]> {
+  /** Events of `types` created after `sinceMs`, ascending by id. */
+  async recent(
+    types: readonly string[],
+    sinceMs: number,
+    signal: AbortSignal,
+  ): Promise<ShotGridEvent[]> {
     const since = new Date(sinceMs).toISOString().replace(/\.\d+Z$/, "Z");
     return await this.#client.find(
       "EventLogEntry",
-      [...narrowFilters(narrow), ["created_at", "greater_than", since]],
+      [["event_type", "in", [...types]], ["created_at", "greater_than", since]],
       eventFields,
       { order: [{ field_name: "id", direction: "asc" }], signal },
     ) as ShotGridEvent[];
@@ -74,13 +78,4 @@ export class ShotGridEventSource implements EventSource {
     });
     return record?.id ?? null;
   }
-}
-
-function narrowFilters(narrow: Narrowing | null): FilterCondition[] {
-  const filters: FilterCondition[] = [];
-  if (narrow?.types) filters.push(["event_type", "in", [...narrow.types]]);
-  if (narrow?.projects) {
-    filters.push(["project", "in", narrow.projects.map((id) => ({ type: "Project", id }))]);
-  }
-  return filters;
 }

@@ -17,7 +17,6 @@ import { backoffDelay } from "../util/backoff.ts";
 import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
 import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
-import type { Narrowing } from "./narrowing.ts";
 import type { Page, PageSource } from "./page_source.ts";
 import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFileInfo } from "./types.ts";
 
@@ -35,10 +34,8 @@ export interface LaneOptions {
   readonly backlogTimeoutMs: number;
   /** `max_event_batch_size`: the most events handed over at once. */
   readonly batchSize: number;
-  /** What to narrow reads to now (see narrowing.ts), or null for every event. */
-  readonly narrowing?: () => Narrowing | null;
-  /** The plugin's `projects` setting: other projects' events are passed over. */
-  readonly projects?: ReadonlySet<number> | null;
+  /** The event types to narrow reads to now (see narrowing.ts), or null for every event. */
+  readonly narrowTypes?: () => readonly string[] | null;
   /** How far back the recency sweep of narrowed reads looks. */
   readonly sweepWindowMs?: number;
   /** Daemon log (`sgevents.engine`). */
@@ -72,8 +69,7 @@ export class Lane {
   #closed = false;
   #finalDrain = false;
   #nextSweep = 0;
-  #sweepNarrow: Narrowing | null = null;
-  #ownPages = new WeakMap<readonly ShotGridEvent[], readonly ShotGridEvent[]>();
+  #sweepTypes: readonly string[] | null = null;
   #caughtUp = false;
   #notBefore = 0;
   #nextBacklogCheck = 0;
@@ -292,8 +288,8 @@ export class Lane {
       await this.#options.checkpoint();
       return "more";
     }
-    const narrow = this.#options.narrowing?.() ?? null;
-    if (narrow) this.#sweepNarrow = narrow;
+    const types = this.#options.narrowTypes?.() ?? null;
+    if (types) this.#sweepTypes = types;
     if (state.recentSince !== null && this.#options.clock() >= this.#nextSweep) {
       this.#nextSweep = this.#options.clock() + this.#options.fetchIntervalMs;
       await this.#sweep(host);
@@ -304,7 +300,7 @@ export class Lane {
       state.cursor ?? 0,
       this.#notBefore,
       this.#waitSignal(),
-      narrow,
+      types,
     );
     await this.#deliverPage(host, page);
     await this.#options.checkpoint();
@@ -348,11 +344,11 @@ export class Lane {
   async #deliverPage(host: DeliveryHost, page: Page): Promise<void> {
     const state = this.#options.state;
     const from = state.cursor ?? page.after;
-    const events = this.#own(page.deliverable);
+    const events = page.deliverable;
     const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
     const done = Math.min(report.done, events.length);
     const to = done >= events.length ? page.lastId : events[done]!.id - 1;
-    if (page.narrow) {
+    if (page.types) {
       // A narrowed page hides which ids are missing: late ones come from the sweep.
       if (state.recentSince === null) state.recentSince = from;
       for (const event of page.events) {
@@ -372,16 +368,16 @@ export class Lane {
   async #sweep(host: DeliveryHost): Promise<void> {
     const { state, exclude, logger, clock } = this.#options;
     const window = this.#options.sweepWindowMs ?? 360_000;
-    const narrow = this.#sweepNarrow;
+    const types = this.#sweepTypes;
     const since = state.recentSince;
-    if (!narrow || since === null) {
+    if (!types || since === null) {
       // Narrowing is off and this run never narrowed: nothing to sweep with.
       state.recent.clear();
       state.recentSince = null;
       return;
     }
     const cursor = state.cursor ?? 0;
-    const found = await this.#options.resolver.recent(narrow, this.#waitSignal());
+    const found = await this.#options.resolver.recent(types, this.#waitSignal());
     const late = found.filter((event) =>
       event.id > since && event.id <= cursor && !state.recent.has(event.id) &&
       !state.backlog.has(event.id)
@@ -404,19 +400,7 @@ export class Lane {
     const horizon = clock() - window;
     for (const [id, createdAt] of state.recent) if (createdAt < horizon) state.recent.delete(id);
     // Narrowing has ended and its window has passed: back to the gap backlog alone.
-    if (!this.#options.narrowing?.() && state.recent.size === 0) state.recentSince = null;
-  }
-
-  /** A page less the events of projects this plugin is not limited to (cached per page). */
-  #own(events: readonly ShotGridEvent[]): readonly ShotGridEvent[] {
-    const projects = this.#options.projects;
-    if (!projects) return events;
-    let own = this.#ownPages.get(events);
-    if (!own) {
-      own = events.filter((event) => !this.#options.exclude(event));
-      this.#ownPages.set(events, own);
-    }
-    return own;
+    if (!this.#options.narrowTypes?.() && state.recent.size === 0) state.recentSince = null;
   }
 
   async #drainBacklog(host: DeliveryHost): Promise<void> {

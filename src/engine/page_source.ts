@@ -12,7 +12,6 @@
  */
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { type Clock, raceSignal, type Sleep } from "../util/abort.ts";
-import { type Narrowing, narrowingKey } from "./narrowing.ts";
 import type { EventSource } from "./types.ts";
 
 /** One page of the event log. */
@@ -29,8 +28,8 @@ export interface Page {
   readonly lastId: number;
   /** When the request for it started (epoch ms). */
   readonly fetchedAt: number;
-  /** What it was narrowed to (see narrowing.ts), or null: every event. */
-  readonly narrow: Narrowing | null;
+  /** The event types it was narrowed to (see narrowing.ts), or null: every event. */
+  readonly types: readonly string[] | null;
 }
 
 /** Options for {@link PageSource}. */
@@ -85,17 +84,17 @@ export class PageSource {
     after: number,
     notBefore: number,
     signal: AbortSignal,
-    narrow: Narrowing | null = null,
+    types: readonly string[] | null = null,
   ): Promise<Page> {
-    const key = pageKey(after, narrow);
+    const key = pageKey(after, types);
     const fresh = this.#fresh(key, notBefore);
     if (fresh) return await raceSignal(fresh, signal);
     const wait = notBefore - this.#options.clock();
     if (wait > 0) await this.#options.sleep(wait, signal);
     // Another lane may have started the same read while this one slept.
-    const entry = this.#fresh(key, notBefore) ?? this.#start(after, narrow);
+    const entry = this.#fresh(key, notBefore) ?? this.#start(after, types);
     const page = await raceSignal(entry, signal);
-    if (page.full) this.#prefetch(page.lastId, narrow);
+    if (page.full) this.#prefetch(page.lastId, types);
     return page;
   }
 
@@ -108,14 +107,14 @@ export class PageSource {
     return entry.promise;
   }
 
-  #start(after: number, narrow: Narrowing | null): Promise<Page> {
+  #start(after: number, types: readonly string[] | null): Promise<Page> {
     const startedAt = this.#options.clock();
     const { batchSize, exclude } = this.#options;
-    const key = pageKey(after, narrow);
+    const key = pageKey(after, types);
     this.#requests++;
     const promise = this.#options.fetch(
       `read events after id ${after}`,
-      (signal) => this.#source.after(after, batchSize, signal, narrow),
+      (signal) => this.#source.after(after, batchSize, signal, types),
     ).then((events) => {
       const deliverable = exclude ? events.filter((event) => !exclude(event)) : events;
       const page: Page = {
@@ -125,7 +124,7 @@ export class PageSource {
         full: events.length >= batchSize,
         lastId: events.length > 0 ? events[events.length - 1]!.id : after,
         fetchedAt: startedAt,
-        narrow,
+        types,
       };
       entry.page = page;
       return page;
@@ -140,9 +139,9 @@ export class PageSource {
     return promise;
   }
 
-  #prefetch(after: number, narrow: Narrowing | null): void {
-    if (this.#entries.has(pageKey(after, narrow))) return;
-    this.#start(after, narrow).catch(() => {});
+  #prefetch(after: number, types: readonly string[] | null): void {
+    if (this.#entries.has(pageKey(after, types))) return;
+    this.#start(after, types).catch(() => {});
   }
 
   #evict(): void {
@@ -154,6 +153,6 @@ export class PageSource {
   }
 }
 
-function pageKey(after: number, narrow: Narrowing | null): string {
-  return narrow ? `${after} ${narrowingKey(narrow)}` : String(after);
+function pageKey(after: number, types: readonly string[] | null): string {
+  return types ? `${after} ${types.join(",")}` : String(after);
 }

@@ -7,7 +7,6 @@
  */
 import type { Config } from "../config/types.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import type { Narrowing } from "./narrowing.ts";
 import type { DeliveryHost, DeliveryReport, EventSource } from "./types.ts";
 
 // A small in-memory event log: ids can be allocated now and committed later (a gap).
@@ -18,17 +17,13 @@ export class MemoryLog implements EventSource {
   constructor(private now: () => number = Date.now) {}
   add(
     n: number,
-    options: { hidden?: boolean; createdAt?: number; eventType?: string; project?: number } = {},
+    options: { hidden?: boolean; createdAt?: number; eventType?: string } = {},
   ): number[] {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = this.#next++;
       ids.push(id);
-      const base = makeEvent(id, options.createdAt ?? this.now(), options.eventType);
-      const event = options.project === undefined ? base : {
-        ...base,
-        project: { type: "Project", id: options.project, name: `p${options.project}` },
-      };
+      const event = makeEvent(id, options.createdAt ?? this.now(), options.eventType);
       if (!options.hidden) this.#visible.set(id, event);
       else this.hidden.set(id, event);
     }
@@ -45,19 +40,19 @@ export class MemoryLog implements EventSource {
     after: number,
     limit: number,
     _signal?: AbortSignal,
-    narrow?: Narrowing | null,
+    types?: readonly string[] | null,
   ): Promise<ShotGridEvent[]> {
     this.requests++;
     const ids = [...this.#visible.keys()].filter((id) =>
-      id > after && matchesNarrowing(this.#visible.get(id)!, narrow ?? null)
+      id > after && (!types || types.includes(this.#visible.get(id)!.event_type))
     ).sort((a, b) => a - b);
     return Promise.resolve(ids.slice(0, limit).map((id) => this.#visible.get(id)!));
   }
-  recent(narrow: Narrowing, sinceMs: number): Promise<ShotGridEvent[]> {
+  recent(types: readonly string[], sinceMs: number): Promise<ShotGridEvent[]> {
     this.requests++;
     return Promise.resolve(
       [...this.#visible.values()]
-        .filter((e) => matchesNarrowing(e, narrow) && Date.parse(e.created_at) > sinceMs)
+        .filter((e) => types.includes(e.event_type) && Date.parse(e.created_at) > sinceMs)
         .sort((a, b) => a.id - b.id),
     );
   }
@@ -73,12 +68,6 @@ export class MemoryLog implements EventSource {
     const ids = [...this.#visible.keys()];
     return Promise.resolve(ids.length ? Math.min(...ids) : null);
   }
-}
-
-function matchesNarrowing(event: ShotGridEvent, narrow: Narrowing | null): boolean {
-  if (narrow?.types && !narrow.types.includes(event.event_type)) return false;
-  if (narrow?.projects && !narrow.projects.includes(event.project?.id ?? -1)) return false;
-  return true;
 }
 
 export function makeEvent(

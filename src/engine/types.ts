@@ -4,20 +4,19 @@
  * @module
  */
 import type { MatchEvents } from "../plugins/mod.ts";
-import type { Narrowing } from "./narrowing.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 
 /** Reads EventLogEntry rows from the site (implemented over the ShotGrid client). */
 export interface EventSource {
-  /** Events with `id > after` (narrowed, when given), ascending, at most `limit`. */
+  /** Events with `id > after` (of `types` only, when given), ascending, at most `limit`. */
   after(
     after: number,
     limit: number,
     signal: AbortSignal,
-    narrow?: Narrowing | null,
+    types?: readonly string[] | null,
   ): Promise<ShotGridEvent[]>;
-  /** Events of a narrowing created after `sinceMs` (epoch ms), ascending by id. */
-  recent(narrow: Narrowing, sinceMs: number, signal: AbortSignal): Promise<ShotGridEvent[]>;
+  /** Events of `types` created after `sinceMs` (epoch ms), ascending by id. */
+  recent(types: readonly string[], sinceMs: number, signal: AbortSignal): Promise<ShotGridEvent[]>;
   /** The events among `ids` that exist now (any order). */
   byIds(ids: readonly number[], signal: AbortSignal): Promise<ShotGridEvent[]>;
   /** The newest event id, or null on an empty site. */
