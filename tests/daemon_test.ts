@@ -226,38 +226,3 @@ Deno.test("daemon logs catch-up progress while a plugin works through a backlog"
   const ids = await readIds(`${dir.path}/slow.ids`);
   assert.deepEqual(ids, range(1, ids.length));
 });
-
-Deno.test("daemon with server_filter delivers the named event types, late commits included, once", async () => {
-  await using dir = await tempDir();
-  await using sim = await startSimulator({ port: 0, preload: 300, quiet: true });
-  await Deno.mkdir(`${dir.path}/plugins`);
-  await Deno.writeTextFile(
-    `${dir.path}/plugins/tasks.ts`,
-    recorderPlugin(`${dir.path}/tasks.ids`, { matchEvents: { Shotgun_Task_Change: null } }),
-  );
-  const config = await writeConfig({
-    url: sim.url,
-    dir: dir.path,
-    daemon: { server_filter: true, backlog_timeout: "1m" },
-  });
-  await using daemon = spawnSgevents(["daemon", "-c", config]);
-  const taskIds = () =>
-    range(1, sim.store.lastEventId).filter((id) =>
-      sim.store.getEvent(id)?.event_type === "Shotgun_Task_Change"
-    );
-  await eventually(async () =>
-    (await readIds(`${dir.path}/tasks.ids`)).length === taskIds().length
-  );
-  const tx = sim.store.begin();
-  tx.update("Task", 1, { sg_status_list: "fin" });
-  sim.store.update("Task", 2, { sg_status_list: "ip" });
-  const after = sim.store.lastEventId;
-  await eventually(async () => (await readIds(`${dir.path}/tasks.ids`)).includes(after));
-  tx.commit();
-  await daemon.waitFor(`Processed late event id ${tx.ids[0]}`);
-  daemon.kill("SIGTERM");
-  assert.equal(await daemon.exited, 0);
-  const ids = await readIds(`${dir.path}/tasks.ids`);
-  assert.deepEqual(audit(taskIds(), ids), { missing: [], duplicates: [] });
-  assert.equal(ids.length, taskIds().length, "only Task changes were delivered");
-});

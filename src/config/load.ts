@@ -189,7 +189,6 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       progressIntervalMs: daemon.progress_interval,
       shutdownTimeoutMs: daemon.shutdown_timeout,
       ignoreScriptUsers: daemon.ignore_script_users,
-      serverFilter: daemon.server_filter,
     },
     plugins: {
       paths: plugins.paths,

@@ -251,7 +251,6 @@ Deno.test("parseConfig() applies every default", () => {
       progressIntervalMs: 30_000,
       shutdownTimeoutMs: 10_000,
       ignoreScriptUsers: [],
-      serverFilter: false,
     },
     plugins: {
       paths: ["/srv/sg/plugins"],

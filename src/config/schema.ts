@@ -122,7 +122,6 @@ function buildSchema(context: SchemaContext) {
       expected: "a list of script names",
       fallback: { value: [] },
     }),
-    server_filter: leaf(parseBoolean, booleanText, { value: false }),
   };
   const permissions = {
     net: leaf(access(false), accessText, { value: undefined }),

@@ -45,11 +45,6 @@ export interface DaemonConfig {
   readonly shutdownTimeoutMs: number;
   /** Events caused by these script (ApiUser) names are not delivered (loop prevention). */
   readonly ignoreScriptUsers: readonly string[];
-  /**
-   * Ask the site only for the event types the plugins want, when every plugin names exact
-   * types (see engine/narrowing.ts); late commits are then found by a recency sweep.
-   */
-  readonly serverFilter: boolean;
 }
 
 /** Per-plugin settings under `plugins.settings.<name>`. */

@@ -20,8 +20,6 @@ export interface BacklogResolverOptions {
   readonly intervalMs: number;
   /** Ids per request (default 500). */
   readonly chunk?: number;
-  /** How far back the recency sweep of narrowed reads looks (see narrowing.ts). */
-  readonly sweepWindowMs?: number;
 }
 
 /** Shared lookups of backlog ids. */
@@ -33,7 +31,6 @@ export class BacklogResolver {
   #queued = new Set<number>();
   #batch: Promise<void> | null = null;
   #requests = 0;
-  #sweeps = new Map<string, { at: number; events: Promise<ShotGridEvent[]> }>();
 
   /**
    * @param source Where events come from.
@@ -76,32 +73,6 @@ export class BacklogResolver {
       if (event) found.push(event);
     }
     return found.sort((a, b) => a.id - b.id);
-  }
-
-  /**
-   * The events of `types` created within the sweep window, for narrowed reads (one
-   * shared request per interval and type set, however many plugins ask).
-   *
-   * @param types The narrowed event types.
-   * @param signal Ends the wait (the shared request goes on for the other lanes).
-   * @returns The events, ascending by id.
-   */
-  async recent(types: readonly string[], signal?: AbortSignal): Promise<ShotGridEvent[]> {
-    const key = types.join(",");
-    const now = this.#options.clock();
-    let sweep = this.#sweeps.get(key);
-    if (!sweep || sweep.at < now - this.#options.intervalMs) {
-      const since = now - (this.#options.sweepWindowMs ?? 300_000);
-      this.#requests++;
-      const events = this.#options.fetch(
-        `look up recent ${types.join(", ")} events`,
-        (s) => this.#source.recent(types, since, s),
-      );
-      sweep = { at: now, events };
-      this.#sweeps.set(key, sweep);
-      events.catch(() => this.#sweeps.delete(key));
-    }
-    return await (signal ? raceSignal(sweep.events, signal) : sweep.events);
   }
 
   async #run(): Promise<void> {

@@ -16,7 +16,6 @@ import { type Clock, isAbortError, type Sleep, sleep as realSleep } from "../uti
 import { BacklogResolver } from "./backlog_resolver.ts";
 import { ackLine, applyToState, type ControlRequest, pendingRequests } from "./control.ts";
 import { Lane } from "./lane.ts";
-import { narrowTypes, sweepMarginMs } from "./narrowing.ts";
 import { PageSource } from "./page_source.ts";
 import { withRecovery } from "./recovery.ts";
 import type { DeliveryHost, EventSource, PluginFileInfo } from "./types.ts";
@@ -97,7 +96,6 @@ export class Engine {
       fetch,
       clock: this.#clock,
       intervalMs: daemon.fetchIntervalMs,
-      sweepWindowMs: daemon.backlogTimeoutMs + sweepMarginMs,
     });
   }
 
@@ -258,8 +256,6 @@ export class Engine {
       fetchIntervalMs: config.daemon.fetchIntervalMs,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
       batchSize: config.daemon.maxEventBatchSize,
-      narrowTypes: () => this.#narrowTypes(),
-      sweepWindowMs: config.daemon.backlogTimeoutMs + sweepMarginMs,
       logger: this.#logger,
       pluginLogger: getLogger(["sgevents", "plugin", plugin.name]),
       once: this.#options.once ?? false,
@@ -285,16 +281,6 @@ export class Engine {
     const closing = lane.stop().then(() => lane.close()).catch(() => {});
     this.#closing.add(closing);
     closing.finally(() => this.#closing.delete(closing));
-  }
-
-  /** With `daemon.server_filter`, the event types every loaded plugin names; else null. */
-  #narrowTypes(): readonly string[] | null {
-    if (!this.#options.config.daemon.serverFilter) return null;
-    const loaded: DeliveryHost["callbacks"][] = [];
-    for (const lane of this.#lanes.values()) {
-      if (lane.host?.status === "ready") loaded.push(lane.host.callbacks);
-    }
-    return narrowTypes(loaded);
   }
 
   async #resolveStart(where: StartAt): Promise<number> {

@@ -19,16 +19,9 @@ export class ShotGridEventSource implements EventSource {
     this.#client = client;
   }
 
-  /** Events with `id > after` (of `types`, when given), ascending, at most `limit` (one request). */
-  async after(
-    after: number,
-    limit: number,
-    signal: AbortSignal,
-    types?: readonly string[] | null,
-  ): Promise<ShotGridEvent[]> {
-    const filters: [string, string, ...unknown[]][] = [["id", "greater_than", after]];
-    if (types) filters.push(["event_type", "in", [...types]]);
-    return await this.#client.find("EventLogEntry", filters, eventFields, {
+  /** Events with `id > after`, ascending, at most `limit` (one request). */
+  async after(after: number, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]> {
+    return await this.#client.find("EventLogEntry", [["id", "greater_than", after]], eventFields, {
       order: [{ field_name: "id", direction: "asc" }],
       limit,
       pageSize: limit,
@@ -44,21 +37,6 @@ export class ShotGridEventSource implements EventSource {
       pageSize: Math.min(5000, Math.max(1, ids.length)),
       signal,
     }) as ShotGridEvent[];
-  }
-
-  /** Events of `types` created after `sinceMs`, ascending by id. */
-  async recent(
-    types: readonly string[],
-    sinceMs: number,
-    signal: AbortSignal,
-  ): Promise<ShotGridEvent[]> {
-    const since = new Date(sinceMs).toISOString().replace(/\.\d+Z$/, "Z");
-    return await this.#client.find(
-      "EventLogEntry",
-      [["event_type", "in", [...types]], ["created_at", "greater_than", since]],
-      eventFields,
-      { order: [{ field_name: "id", direction: "asc" }], signal },
-    ) as ShotGridEvent[];
   }
 
   /** The newest event id, or null on an empty site. */

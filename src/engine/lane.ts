@@ -34,10 +34,6 @@ export interface LaneOptions {
   readonly backlogTimeoutMs: number;
   /** `max_event_batch_size`: the most events handed over at once. */
   readonly batchSize: number;
-  /** The event types to narrow reads to now (see narrowing.ts), or null for every event. */
-  readonly narrowTypes?: () => readonly string[] | null;
-  /** How far back the recency sweep of narrowed reads looks. */
-  readonly sweepWindowMs?: number;
   /** Daemon log (`sgevents.engine`). */
   readonly logger: Logger;
   /** The plugin's own log (`sgevents.plugin.<name>`): its errors reach its recipients. */
@@ -68,8 +64,6 @@ export class Lane {
   #stopping = false;
   #closed = false;
   #finalDrain = false;
-  #nextSweep = 0;
-  #sweepTypes: readonly string[] | null = null;
   #caughtUp = false;
   #notBefore = 0;
   #nextBacklogCheck = 0;
@@ -288,19 +282,10 @@ export class Lane {
       await this.#options.checkpoint();
       return "more";
     }
-    const types = this.#options.narrowTypes?.() ?? null;
-    if (types) this.#sweepTypes = types;
-    if (state.recentSince !== null && this.#options.clock() >= this.#nextSweep) {
-      this.#nextSweep = this.#options.clock() + this.#options.fetchIntervalMs;
-      await this.#sweep(host);
-      await this.#options.checkpoint();
-      return "more";
-    }
     const page = await this.#options.pages.next(
       state.cursor ?? 0,
       this.#notBefore,
       this.#waitSignal(),
-      types,
     );
     await this.#deliverPage(host, page);
     await this.#options.checkpoint();
@@ -348,59 +333,11 @@ export class Lane {
     const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
     const done = Math.min(report.done, events.length);
     const to = done >= events.length ? page.lastId : events[done]!.id - 1;
-    if (page.types) {
-      // A narrowed page hides which ids are missing: late ones come from the sweep.
-      if (state.recentSince === null) state.recentSince = from;
-      for (const event of page.events) {
-        if (event.id > to) break;
-        state.recent.set(event.id, Date.parse(event.created_at));
-      }
-    } else {
-      this.#recordGaps(from, to, page.events, page.fetchedAt);
-    }
+    this.#recordGaps(from, to, page.events, page.fetchedAt);
     this.#count(host, events, done);
     this.#recordFailures(report, events[done], false);
     if (to > from) state.cursor = to;
     state.updatedAt = new Date(this.#options.clock()).toISOString();
-  }
-
-  /** Narrowed reads: deliver late commits the pages could not show (see narrowing.ts). */
-  async #sweep(host: DeliveryHost): Promise<void> {
-    const { state, exclude, logger, clock } = this.#options;
-    const window = this.#options.sweepWindowMs ?? 360_000;
-    const types = this.#sweepTypes;
-    const since = state.recentSince;
-    if (!types || since === null) {
-      // Narrowing is off and this run never narrowed: nothing to sweep with.
-      state.recent.clear();
-      state.recentSince = null;
-      return;
-    }
-    const cursor = state.cursor ?? 0;
-    const found = await this.#options.resolver.recent(types, this.#waitSignal());
-    const late = found.filter((event) =>
-      event.id > since && event.id <= cursor && !state.recent.has(event.id) &&
-      !state.backlog.has(event.id)
-    );
-    for (const event of late) {
-      if (exclude(event)) state.recent.set(event.id, Date.parse(event.created_at));
-    }
-    const events = late.filter((event) => !exclude(event)).slice(0, this.#options.batchSize);
-    if (events.length > 0) {
-      const report = await this.#deliver(host, events);
-      const done = Math.min(report.done, events.length);
-      for (const event of events.slice(0, done)) {
-        state.recent.set(event.id, Date.parse(event.created_at));
-        logger.info("Processed late event id {id}", { plugin: this.name, id: event.id });
-      }
-      this.#count(host, events, done);
-      this.#recordFailures(report, events[done], false);
-      if (done < events.length) this.#nextSweep = 0;
-    }
-    const horizon = clock() - window;
-    for (const [id, createdAt] of state.recent) if (createdAt < horizon) state.recent.delete(id);
-    // Narrowing has ended and its window has passed: back to the gap backlog alone.
-    if (!this.#options.narrowTypes?.() && state.recent.size === 0) state.recentSince = null;
   }
 
   async #drainBacklog(host: DeliveryHost): Promise<void> {

@@ -28,8 +28,6 @@ export interface Page {
   readonly lastId: number;
   /** When the request for it started (epoch ms). */
   readonly fetchedAt: number;
-  /** The event types it was narrowed to (see narrowing.ts), or null: every event. */
-  readonly types: readonly string[] | null;
 }
 
 /** Options for {@link PageSource}. */
@@ -55,7 +53,7 @@ interface Entry {
 export class PageSource {
   #source: EventSource;
   #options: PageSourceOptions;
-  #entries = new Map<string, Entry>();
+  #entries = new Map<number, Entry>();
   #requests = 0;
 
   /**
@@ -80,41 +78,34 @@ export class PageSource {
    * @param signal Ends the wait (the shared read itself goes on for the other lanes).
    * @returns The page.
    */
-  async next(
-    after: number,
-    notBefore: number,
-    signal: AbortSignal,
-    types: readonly string[] | null = null,
-  ): Promise<Page> {
-    const key = pageKey(after, types);
-    const fresh = this.#fresh(key, notBefore);
+  async next(after: number, notBefore: number, signal: AbortSignal): Promise<Page> {
+    const fresh = this.#fresh(after, notBefore);
     if (fresh) return await raceSignal(fresh, signal);
     const wait = notBefore - this.#options.clock();
     if (wait > 0) await this.#options.sleep(wait, signal);
     // Another lane may have started the same read while this one slept.
-    const entry = this.#fresh(key, notBefore) ?? this.#start(after, types);
+    const entry = this.#fresh(after, notBefore) ?? this.#start(after);
     const page = await raceSignal(entry, signal);
-    if (page.full) this.#prefetch(page.lastId, types);
+    if (page.full) this.#prefetch(page.lastId);
     return page;
   }
 
-  #fresh(key: string, notBefore: number): Promise<Page> | null {
-    const entry = this.#entries.get(key);
+  #fresh(after: number, notBefore: number): Promise<Page> | null {
+    const entry = this.#entries.get(after);
     if (!entry || entry.startedAt < notBefore) return null;
     // Refresh its place in the eviction order.
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+    this.#entries.delete(after);
+    this.#entries.set(after, entry);
     return entry.promise;
   }
 
-  #start(after: number, types: readonly string[] | null): Promise<Page> {
+  #start(after: number): Promise<Page> {
     const startedAt = this.#options.clock();
     const { batchSize, exclude } = this.#options;
-    const key = pageKey(after, types);
     this.#requests++;
     const promise = this.#options.fetch(
       `read events after id ${after}`,
-      (signal) => this.#source.after(after, batchSize, signal, types),
+      (signal) => this.#source.after(after, batchSize, signal),
     ).then((events) => {
       const deliverable = exclude ? events.filter((event) => !exclude(event)) : events;
       const page: Page = {
@@ -124,7 +115,6 @@ export class PageSource {
         full: events.length >= batchSize,
         lastId: events.length > 0 ? events[events.length - 1]!.id : after,
         fetchedAt: startedAt,
-        types,
       };
       entry.page = page;
       return page;
@@ -132,16 +122,16 @@ export class PageSource {
     const entry: Entry = { startedAt, promise, page: null };
     // A failed read (only an abort gets here) must not be served to later callers.
     promise.catch(() => {
-      if (this.#entries.get(key) === entry) this.#entries.delete(key);
+      if (this.#entries.get(after) === entry) this.#entries.delete(after);
     });
-    this.#entries.set(key, entry);
+    this.#entries.set(after, entry);
     this.#evict();
     return promise;
   }
 
-  #prefetch(after: number, types: readonly string[] | null): void {
-    if (this.#entries.has(pageKey(after, types))) return;
-    this.#start(after, types).catch(() => {});
+  #prefetch(after: number): void {
+    if (this.#entries.has(after)) return;
+    this.#start(after).catch(() => {});
   }
 
   #evict(): void {
@@ -151,8 +141,4 @@ export class PageSource {
       if (entry.page) this.#entries.delete(key);
     }
   }
-}
-
-function pageKey(after: number, types: readonly string[] | null): string {
-  return types ? `${after} ${types.join(",")}` : String(after);
 }

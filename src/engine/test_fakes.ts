@@ -15,15 +15,12 @@ export class MemoryLog implements EventSource {
   #next = 1;
   requests = 0;
   constructor(private now: () => number = Date.now) {}
-  add(
-    n: number,
-    options: { hidden?: boolean; createdAt?: number; eventType?: string } = {},
-  ): number[] {
+  add(n: number, options: { hidden?: boolean; createdAt?: number } = {}): number[] {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = this.#next++;
       ids.push(id);
-      const event = makeEvent(id, options.createdAt ?? this.now(), options.eventType);
+      const event = makeEvent(id, options.createdAt ?? this.now());
       if (!options.hidden) this.#visible.set(id, event);
       else this.hidden.set(id, event);
     }
@@ -36,25 +33,10 @@ export class MemoryLog implements EventSource {
     this.hidden.delete(id);
     this.#visible.set(id, event);
   }
-  after(
-    after: number,
-    limit: number,
-    _signal?: AbortSignal,
-    types?: readonly string[] | null,
-  ): Promise<ShotGridEvent[]> {
+  after(after: number, limit: number): Promise<ShotGridEvent[]> {
     this.requests++;
-    const ids = [...this.#visible.keys()].filter((id) =>
-      id > after && (!types || types.includes(this.#visible.get(id)!.event_type))
-    ).sort((a, b) => a - b);
+    const ids = [...this.#visible.keys()].filter((id) => id > after).sort((a, b) => a - b);
     return Promise.resolve(ids.slice(0, limit).map((id) => this.#visible.get(id)!));
-  }
-  recent(types: readonly string[], sinceMs: number): Promise<ShotGridEvent[]> {
-    this.requests++;
-    return Promise.resolve(
-      [...this.#visible.values()]
-        .filter((e) => types.includes(e.event_type) && Date.parse(e.created_at) > sinceMs)
-        .sort((a, b) => a.id - b.id),
-    );
   }
   byIds(ids: readonly number[]): Promise<ShotGridEvent[]> {
     this.requests++;
@@ -70,15 +52,11 @@ export class MemoryLog implements EventSource {
   }
 }
 
-export function makeEvent(
-  id: number,
-  createdAt: number,
-  eventType = "Shotgun_Shot_Change",
-): ShotGridEvent {
+export function makeEvent(id: number, createdAt: number): ShotGridEvent {
   return {
     type: "EventLogEntry",
     id,
-    event_type: eventType,
+    event_type: "Shotgun_Shot_Change",
     attribute_name: "sg_status_list",
     meta: null,
     entity: { type: "Shot", id: 1, name: "sh010" },
@@ -95,7 +73,6 @@ export class RecordingHost implements DeliveryHost {
   readonly status = "ready" as const;
   readonly loadError = null;
   failOn = new Set<number>();
-  callbacks: { matchEvents: Record<string, string[] | null> | null }[] = [{ matchEvents: null }];
   stopOnError = true;
   constructor(readonly name: string, readonly file: string, readonly hash: string) {}
   wants(): boolean {
@@ -155,7 +132,6 @@ export function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> 
       progressIntervalMs: 60_000,
       shutdownTimeoutMs: 1000,
       ignoreScriptUsers: [],
-      serverFilter: false,
       ...daemon,
     },
     plugins: {

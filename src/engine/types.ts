@@ -3,20 +3,12 @@
  *
  * @module
  */
-import type { MatchEvents } from "../plugins/mod.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 
 /** Reads EventLogEntry rows from the site (implemented over the ShotGrid client). */
 export interface EventSource {
-  /** Events with `id > after` (of `types` only, when given), ascending, at most `limit`. */
-  after(
-    after: number,
-    limit: number,
-    signal: AbortSignal,
-    types?: readonly string[] | null,
-  ): Promise<ShotGridEvent[]>;
-  /** Events of `types` created after `sinceMs` (epoch ms), ascending by id. */
-  recent(types: readonly string[], sinceMs: number, signal: AbortSignal): Promise<ShotGridEvent[]>;
+  /** Events with `id > after`, ascending, at most `limit`. */
+  after(after: number, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]>;
   /** The events among `ids` that exist now (any order). */
   byIds(ids: readonly number[], signal: AbortSignal): Promise<ShotGridEvent[]>;
   /** The newest event id, or null on an empty site. */
@@ -54,8 +46,6 @@ export interface DeliveryHost {
   readonly hash: string;
   readonly status: "ready" | "failed";
   readonly loadError: string | null;
-  /** The registered callbacks' matchEvents (for server-side narrowing). */
-  readonly callbacks: readonly { readonly matchEvents: MatchEvents | null }[];
   wants(event: ShotGridEvent): boolean;
   deliver(
     events: readonly ShotGridEvent[],

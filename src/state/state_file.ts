@@ -42,13 +42,6 @@ export interface PluginState {
   failed: FailedEventRecord[];
   /** Events delivered to at least one callback, over the plugin's life. */
   processed: number;
-  /**
-   * Narrowed reads only (see engine/narrowing.ts): ids delivered within the sweep window,
-   * with their created_at (epoch ms), and the cursor when narrowing began (sweep results
-   * at or below it were handled before).
-   */
-  recent: Map<number, number>;
-  recentSince: number | null;
   lastError: string | null;
   updatedAt: string | null;
 }
@@ -99,8 +92,6 @@ export function newPluginState(cursor: number | null): PluginState {
     paused: null,
     failed: [],
     processed: 0,
-    recent: new Map(),
-    recentSince: null,
     lastError: null,
     updatedAt: null,
   };
@@ -139,10 +130,6 @@ export function serializeState(doc: StateDocument): string {
       paused: p.paused,
       failed: p.failed,
       processed: p.processed,
-      ...(p.recentSince === null ? {} : {
-        recent: [...p.recent].sort((a, b) => a[0] - b[0]),
-        recentSince: p.recentSince,
-      }),
       lastError: p.lastError,
       updatedAt: p.updatedAt,
     };
@@ -250,19 +237,6 @@ function parsePlugin(value: unknown, key: string, fail: (what: string) => never)
     fail(`"${key}.paused.eventId" must be an event id`);
   }
   if (!Array.isArray(p.failed)) fail(`"${key}.failed" must be a list`);
-  const recent = new Map<number, number>();
-  if (p.recent !== undefined) {
-    if (!Array.isArray(p.recent)) fail(`"${key}.recent" must be a list of [id, created_at]`);
-    for (const entry of p.recent as unknown[]) {
-      if (!Array.isArray(entry) || !isId(entry[0]) || typeof entry[1] !== "number") {
-        fail(`"${key}.recent" has an entry that is not [id, created_at]: ${JSON.stringify(entry)}`);
-      }
-      recent.set(entry[0] as number, entry[1] as number);
-    }
-  }
-  if (p.recentSince !== undefined && p.recentSince !== null && !isId(p.recentSince)) {
-    fail(`"${key}.recentSince" must be an event id or null`);
-  }
   return {
     cursor: p.cursor as number | null,
     backlog,
@@ -270,8 +244,6 @@ function parsePlugin(value: unknown, key: string, fail: (what: string) => never)
     paused: p.paused as PauseInfo | null,
     failed: p.failed as FailedEventRecord[],
     processed: p.processed as number,
-    recent,
-    recentSince: (p.recentSince as number | null | undefined) ?? null,
     lastError: typeof p.lastError === "string" ? p.lastError : null,
     updatedAt: typeof p.updatedAt === "string" ? p.updatedAt : null,
   };
@@ -292,5 +264,5 @@ function isId(value: unknown): value is number {
  * @returns An independent copy.
  */
 export function clonePluginState(p: PluginState): PluginState {
-  return { ...p, backlog: new Map(p.backlog), failed: [...p.failed], recent: new Map(p.recent) };
+  return { ...p, backlog: new Map(p.backlog), failed: [...p.failed] };
 }
