@@ -26,7 +26,13 @@ import {
   type WriteOptions,
 } from "./entities.ts";
 import { EventLog } from "./event_log.ts";
-import { makeWriter, Transaction, type Writer, type WriterParts } from "./writes.ts";
+import {
+  ForwardingWriter,
+  makeWriter,
+  Transaction,
+  type Writer,
+  type WriterParts,
+} from "./writes.ts";
 
 export {
   isoSeconds,
@@ -57,23 +63,23 @@ export interface SimStoreOptions {
 const preloadStepMs = 50;
 
 /** All data of one simulated site. */
-export class SimStore implements Writer {
+export class SimStore extends ForwardingWriter {
   /** The EventLogEntry table. */
   readonly events: EventLog;
   readonly #clock: () => number;
   readonly #entities: EntityTable;
   readonly #parts: WriterParts;
-  readonly #writer: Writer;
 
   /**
    * @param options Seed, clock, preload and the users to create.
    */
   constructor(options: SimStoreOptions = {}) {
+    super();
     this.#clock = options.clock ?? Date.now;
     this.events = new EventLog(options.seed ?? 1);
     this.#entities = new EntityTable(this.#clock);
     this.#parts = { entities: this.#entities, events: this.events, clock: this.#clock };
-    this.#writer = makeWriter(this.#parts, (rows) => this.events.commit(rows));
+    this.forwardTo(makeWriter(this.#parts, (rows) => this.events.commit(rows)));
     this.#seedBase(options);
     const preload = options.preload ?? 0;
     if (preload > 0) {
@@ -253,31 +259,5 @@ export class SimStore implements Writer {
    */
   get(type: string, id: number): SimRecord | undefined {
     return this.#entities.get(type, id);
-  }
-
-  /** See {@link Writer.create}. */
-  create(type: string, fields: Record<string, unknown>, options?: WriteOptions): SimRecord {
-    return this.#writer.create(type, fields, options);
-  }
-  /** See {@link Writer.update}. */
-  update(
-    type: string,
-    id: number,
-    fields: Record<string, unknown>,
-    options?: WriteOptions,
-  ): SimRecord {
-    return this.#writer.update(type, id, fields, options);
-  }
-  /** See {@link Writer.retire}. */
-  retire(type: string, id: number, options?: WriteOptions): void {
-    this.#writer.retire(type, id, options);
-  }
-  /** See {@link Writer.revive}. */
-  revive(type: string, id: number, options?: WriteOptions): SimRecord {
-    return this.#writer.revive(type, id, options);
-  }
-  /** See {@link Writer.uploadThumbnail}. */
-  uploadThumbnail(type: string, id: number, options?: WriteOptions): number {
-    return this.#writer.uploadThumbnail(type, id, options);
   }
 }

@@ -286,49 +286,24 @@ export function makeWriter(parts: WriterParts, sink: Sink): Writer {
 }
 
 /**
- * Writes whose event ids are allocated now but become visible only at {@link commit}, as a
- * long database transaction on a real site. Entity changes apply at once.
+ * A {@link Writer} that hands every write to another one: the store and transactions are
+ * writers whose logged rows go to different places.
  */
-export class Transaction implements Writer {
-  readonly #rows: EventRow[] = [];
-  readonly #commit: (rows: EventRow[]) => void;
-  #writer: Writer;
-  #state: "open" | "committed" | "abandoned" = "open";
+export abstract class ForwardingWriter implements Writer {
+  #target: Writer | null = null;
 
   /**
-   * @param makeWriter Builds the writer that sends rows to this transaction.
-   * @param commit Makes rows visible.
+   * Set the writer every write goes to (once, from the subclass's constructor).
+   *
+   * @param target The writer.
    */
-  constructor(makeWriter: (sink: Sink) => Writer, commit: (rows: EventRow[]) => void) {
-    this.#commit = commit;
-    this.#writer = makeWriter((rows) => {
-      if (this.#state !== "open") {
-        throw new Error(`Cannot write in a transaction already ${this.#state}`);
-      }
-      this.#rows.push(...rows);
-    });
+  protected forwardTo(target: Writer): void {
+    this.#target = target;
   }
 
-  /** Event ids allocated by this transaction's writes so far. */
-  get ids(): number[] {
-    return this.#rows.map((r) => r.id);
-  }
-
-  /** `open`, `committed` or `abandoned`. */
-  get state(): string {
-    return this.#state;
-  }
-
-  /** Make the logged rows visible (with their original `created_at`). */
-  commit(): void {
-    if (this.#state !== "open") return;
-    this.#state = "committed";
-    this.#commit(this.#rows);
-  }
-
-  /** Give up: the allocated ids never commit (entity changes stay, as the sim keeps it simple). */
-  abandon(): void {
-    if (this.#state === "open") this.#state = "abandoned";
+  get #writer(): Writer {
+    if (!this.#target) throw new TypeError("ForwardingWriter used before forwardTo()");
+    return this.#target;
   }
 
   /** See {@link Writer.create}. */
@@ -355,5 +330,52 @@ export class Transaction implements Writer {
   /** See {@link Writer.uploadThumbnail}. */
   uploadThumbnail(type: string, id: number, options?: WriteOptions): number {
     return this.#writer.uploadThumbnail(type, id, options);
+  }
+}
+
+/**
+ * Writes whose event ids are allocated now but become visible only at {@link commit}, as a
+ * long database transaction on a real site. Entity changes apply at once.
+ */
+export class Transaction extends ForwardingWriter {
+  readonly #rows: EventRow[] = [];
+  readonly #commit: (rows: EventRow[]) => void;
+  #state: "open" | "committed" | "abandoned" = "open";
+
+  /**
+   * @param makeWriter Builds the writer that sends rows to this transaction.
+   * @param commit Makes rows visible.
+   */
+  constructor(makeWriter: (sink: Sink) => Writer, commit: (rows: EventRow[]) => void) {
+    super();
+    this.#commit = commit;
+    this.forwardTo(makeWriter((rows) => {
+      if (this.#state !== "open") {
+        throw new Error(`Cannot write in a transaction already ${this.#state}`);
+      }
+      this.#rows.push(...rows);
+    }));
+  }
+
+  /** Event ids allocated by this transaction's writes so far. */
+  get ids(): number[] {
+    return this.#rows.map((r) => r.id);
+  }
+
+  /** `open`, `committed` or `abandoned`. */
+  get state(): string {
+    return this.#state;
+  }
+
+  /** Make the logged rows visible (with their original `created_at`). */
+  commit(): void {
+    if (this.#state !== "open") return;
+    this.#state = "committed";
+    this.#commit(this.#rows);
+  }
+
+  /** Give up: the allocated ids never commit (entity changes stay, as the sim keeps it simple). */
+  abandon(): void {
+    if (this.#state === "open") this.#state = "abandoned";
   }
 }
