@@ -226,3 +226,44 @@ Deno.test("daemon logs catch-up progress while a plugin works through a backlog"
   const ids = await readIds(`${dir.path}/slow.ids`);
   assert.deepEqual(ids, range(1, ids.length));
 });
+
+Deno.test("daemon --once reads settled events narrowed to what its plugins want", async () => {
+  await using dir = await tempDir();
+  // 20,000 events 50 ms apart: all but the newest minute are settled (backlog_timeout 2 s).
+  await using sim = await startSimulator({ port: 0, preload: 20_000, quiet: true });
+  await Deno.mkdir(`${dir.path}/plugins`);
+  await Deno.writeTextFile(
+    `${dir.path}/plugins/logins.ts`,
+    recorderPlugin(`${dir.path}/logins.ids`, { matchEvents: { Shotgun_User_Login: null } }),
+  );
+  await Deno.writeTextFile(
+    `${dir.path}/plugins/versions.ts`,
+    recorderPlugin(`${dir.path}/versions.ids`, { matchEvents: { "Shotgun_Version_*": null } }),
+  );
+  const project = sim.store.getEvent(1)!.project!.id;
+  const config = await writeConfig({
+    url: sim.url,
+    dir: dir.path,
+    daemon: { backlog_timeout: "2s" },
+    plugins: { settings: { versions: { projects: [project] } } },
+  });
+  const searches = sim.stats.byRoute.search;
+  await using daemon = spawnSgevents(["daemon", "--once", "-c", config]);
+  assert.equal(await daemon.exited, 0, daemon.output());
+  assert.match(
+    daemon.output(),
+    /Catch-up reads are narrowed to event types Shotgun_User_Login, Shotgun_Version_\*; projects \*/,
+  );
+  const events = range(1, 20_000).map((id) => sim.store.getEvent(id)!);
+  const logins = events.filter((e) => e.event_type === "Shotgun_User_Login");
+  const versions = events.filter((e) =>
+    e.event_type.startsWith("Shotgun_Version_") && e.project?.id === project
+  );
+  assert.ok(logins.length > 100 && versions.length > 100);
+  assert.deepEqual(await readIds(`${dir.path}/logins.ids`), logins.map((e) => e.id));
+  assert.deepEqual(await readIds(`${dir.path}/versions.ids`), versions.map((e) => e.id));
+  // Whole pages would take 40 reads; about 14% of the settled events are wanted (6 pages),
+  // plus 3 whole pages for the newest minute and a few edge lookups.
+  const reads = sim.stats.byRoute.search - searches;
+  assert.ok(reads < 20, `${reads} searches`);
+});

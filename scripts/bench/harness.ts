@@ -75,6 +75,8 @@ export interface NoopPluginOptions {
   readonly delayMs?: number;
   /** Record `[id, Date.now()]` at each callback start (latency runs; no summary interval). */
   readonly timestamps?: boolean;
+  /** The callback's `matchEvents` (default: every event). */
+  readonly matchEvents?: Record<string, unknown> | null;
 }
 
 /** What a no-op plugin wrote. */
@@ -115,7 +117,9 @@ function flush() {
   Deno.renameSync(out + ".tmp", out);
 }
 export function registerCallbacks(reg) {
-  reg.registerCallback("sgevents", "sim-key", delayMs > 0 ? slow : fast, null, null, true);
+  reg.registerCallback("sgevents", "sim-key", delayMs > 0 ? slow : fast, ${
+    JSON.stringify(options.matchEvents ?? null)
+  }, null, true);
 }
 function fast(sg, logger, event) {
   const now = Date.now();

@@ -165,6 +165,7 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       callbackTimeoutMs: entry.callback_timeout,
       retries: entry.retries,
       startAt: entry.start_at,
+      projects: entry.projects.length > 0 ? entry.projects : null,
     };
   }
   const levels: Record<string, Config["logging"]["level"]> = { ...logging.levels };
@@ -189,6 +190,7 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       progressIntervalMs: daemon.progress_interval,
       shutdownTimeoutMs: daemon.shutdown_timeout,
       ignoreScriptUsers: daemon.ignore_script_users,
+      narrowReads: daemon.narrow_reads,
     },
     plugins: {
       paths: plugins.paths,

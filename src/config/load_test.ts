@@ -66,6 +66,7 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
     ["daemon.shutdown_timeout", true, "true is not a duration"],
     ["daemon.ignore_script_users", ["ok", ""], '[1]: "" is not a script name'],
     ["daemon.ignore_script_users", { a: 1 }, "a mapping is not a list of script names"],
+    ["daemon.narrow_reads", "sometimes", '"sometimes" is not'],
     ["plugins.paths", [], "an empty list is not a non-empty list of plugin folders"],
     ["plugins.paths", ["./ok", 3], "[1]: 3 is not a path"],
     ["plugins.callback_timeout", "-1s", `"-1s" is not a duration above 0`],
@@ -78,6 +79,8 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
     ["plugins.settings.p.callback_timeout", "x", '"x" is not a duration above 0'],
     ["plugins.settings.p.retries", -2, "-2 is not an integer of at least 0"],
     ["plugins.settings.p.start_at", "first", '"first" is not latest, oldest or an event id'],
+    ["plugins.settings.p.projects", [], "an empty list is not a non-empty list of project ids"],
+    ["plugins.settings.p.projects", [122, "demo"], '[1]: "demo" is not a project id'],
     [
       "logging.level",
       "loud",
@@ -251,6 +254,7 @@ Deno.test("parseConfig() applies every default", () => {
       progressIntervalMs: 30_000,
       shutdownTimeoutMs: 10_000,
       ignoreScriptUsers: [],
+      narrowReads: true,
     },
     plugins: {
       paths: ["/srv/sg/plugins"],
@@ -298,6 +302,7 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
           callback_timeout: "5m",
           retries: 0,
           start_at: "oldest",
+          projects: [122, 130],
         },
         bare: null,
       },
@@ -325,6 +330,7 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
       callbackTimeoutMs: 300_000,
       retries: 0,
       startAt: "oldest",
+      projects: [122, 130],
     },
     bare: {
       enabled: true,
@@ -332,6 +338,7 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
       callbackTimeoutMs: null,
       retries: null,
       startAt: null,
+      projects: null,
     },
   });
   assert.equal(config.logging.dir, "/srv/sg/conf/logs");

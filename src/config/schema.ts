@@ -122,6 +122,7 @@ function buildSchema(context: SchemaContext) {
       expected: "a list of script names",
       fallback: { value: [] },
     }),
+    narrow_reads: leaf(parseBoolean, booleanText, { value: true }),
   };
   const permissions = {
     net: leaf(access(false), accessText, { value: undefined }),
@@ -136,6 +137,12 @@ function buildSchema(context: SchemaContext) {
     callback_timeout: leaf(duration(true), positiveDurationText, { value: null }),
     retries: leaf(integerIn(0), integerText(0), { value: null }),
     start_at: leaf(parseStartAt, startAtText, { value: null }),
+    projects: listLeaf(integerIn(1), "a project id (an integer of at least 1)", {
+      expected: "a non-empty list of project ids",
+      nonEmpty: true,
+      // Absent: every project (an empty list, which would mean none, is refused).
+      fallback: { value: [] },
+    }),
   };
   const plugins = {
     paths: listLeaf(toPath, pathText, {

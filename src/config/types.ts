@@ -45,6 +45,11 @@ export interface DaemonConfig {
   readonly shutdownTimeoutMs: number;
   /** Events caused by these script (ApiUser) names are not delivered (loop prevention). */
   readonly ignoreScriptUsers: readonly string[];
+  /**
+   * A lane catching up asks the site only for the event types and projects the plugins
+   * want, up to the settled horizon (see engine/narrowing.ts).
+   */
+  readonly narrowReads: boolean;
 }
 
 /** Per-plugin settings under `plugins.settings.<name>`. */
@@ -54,6 +59,8 @@ export interface PluginSettings {
   readonly callbackTimeoutMs: number | null;
   readonly retries: number | null;
   readonly startAt: StartAt | null;
+  /** Only events of these projects reach the plugin; null: every project. */
+  readonly projects: readonly number[] | null;
 }
 
 /** The `plugins` section. */

@@ -16,6 +16,13 @@ import { type Clock, isAbortError, type Sleep, sleep as realSleep } from "../uti
 import { BacklogResolver } from "./backlog_resolver.ts";
 import { ackLine, applyToState, type ControlRequest, pendingRequests } from "./control.ts";
 import { Lane } from "./lane.ts";
+import {
+  type Narrowing,
+  type NarrowingInput,
+  planNarrowing,
+  settledAgeMs,
+  SettledHorizon,
+} from "./narrowing.ts";
 import { PageSource } from "./page_source.ts";
 import { withRecovery } from "./recovery.ts";
 import type { DeliveryHost, EventSource, PluginFileInfo } from "./types.ts";
@@ -56,6 +63,8 @@ export class Engine {
   #sleep: Sleep;
   #pages: PageSource;
   #resolver: BacklogResolver;
+  #horizon: SettledHorizon | null = null;
+  #narrowingLogged: string | null = null;
   #running: Promise<void> | null = null;
   #laneRuns = new Set<Promise<void>>();
   #closing = new Set<Promise<void>>();
@@ -97,11 +106,23 @@ export class Engine {
       clock: this.#clock,
       intervalMs: daemon.fetchIntervalMs,
     });
+    if (daemon.narrowReads) {
+      this.#horizon = new SettledHorizon(options.source, {
+        fetch,
+        clock: this.#clock,
+        settledAgeMs: settledAgeMs(daemon.backlogTimeoutMs),
+        reuseMs: Math.max(daemon.fetchIntervalMs, 30_000),
+      });
+    }
   }
 
-  /** Requests made to the site for pages and backlog lookups. */
-  get requests(): { pages: number; backlog: number } {
-    return { pages: this.#pages.requests, backlog: this.#resolver.requests };
+  /** Requests made to the site for pages, backlog lookups and the settled horizon. */
+  get requests(): { pages: number; backlog: number; horizon: number } {
+    return {
+      pages: this.#pages.requests,
+      backlog: this.#resolver.requests,
+      horizon: this.#horizon?.requests ?? 0,
+    };
   }
 
   /** Each plugin's run-time status. */
@@ -192,6 +213,7 @@ export class Engine {
     const { config, store } = this.#options;
     await this.#place(plugins);
     const seen = new Set<string>();
+    const added: Lane[] = [];
     for (const plugin of plugins) {
       seen.add(plugin.name);
       const settings = config.plugins.settings[plugin.name];
@@ -200,7 +222,7 @@ export class Engine {
         if (lane) this.#remove(lane, "it is disabled in the configuration");
         continue;
       }
-      if (!lane) this.#add(plugin);
+      if (!lane) added.push(this.#add(plugin));
       else if (lane.plugin.hash !== plugin.hash || lane.plugin.file !== plugin.file) {
         this.#logger.info("Plugin {plugin} changed; reloading after the event in flight", {
           plugin: plugin.name,
@@ -211,6 +233,13 @@ export class Engine {
     for (const lane of [...this.#lanes.values()]) {
       if (!seen.has(lane.name)) this.#remove(lane, "its file is gone");
     }
+    // Plugins found together start reading together, once all are loaded: what they want
+    // together is then known from their first read (narrowed reads are keyed by it).
+    await Promise.race([
+      Promise.all(added.map((lane) => lane.load())),
+      aborted(this.#abort.signal),
+    ]);
+    for (const lane of added) this.#start(lane);
     await store.checkpoint();
   }
 
@@ -242,16 +271,21 @@ export class Engine {
     }
   }
 
-  #add(plugin: PluginFileInfo): void {
+  #add(plugin: PluginFileInfo): Lane {
     const { store, config } = this.#options;
     const state = store.doc.plugins.get(plugin.name)!;
+    const ignored = new Set(config.daemon.ignoreScriptUsers);
+    const projects = config.plugins.settings[plugin.name]?.projects ?? null;
     const lane = new Lane(plugin, {
       state,
       pages: this.#pages,
       resolver: this.#resolver,
       checkpoint: () => store.checkpoint(),
       startHost: this.#options.startHost,
-      exclude: (event) => isIgnored(event, new Set(config.daemon.ignoreScriptUsers)),
+      exclude: (event) => isIgnored(event, ignored),
+      projects: projects ? new Set(projects) : null,
+      narrowing: () => this.#narrowing(),
+      horizon: this.#horizon,
       clock: this.#clock,
       fetchIntervalMs: config.daemon.fetchIntervalMs,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
@@ -262,9 +296,15 @@ export class Engine {
       signal: this.#abort.signal,
     });
     this.#lanes.set(plugin.name, lane);
+    return lane;
+  }
+
+  #start(lane: Lane): void {
+    // Removed or stopping while the plugins loaded: not started (close() ends its host).
+    if (this.#lanes.get(lane.name) !== lane || this.#abort.signal.aborted) return;
     const run = lane.start().catch((error) => {
       this.#logger.fatal("Plugin {plugin}'s lane failed: {error}", {
-        plugin: plugin.name,
+        plugin: lane.name,
         error: error instanceof Error ? error.stack : String(error),
       });
     });
@@ -281,6 +321,31 @@ export class Engine {
     const closing = lane.stop().then(() => lane.close()).catch(() => {});
     this.#closing.add(closing);
     closing.finally(() => this.#closing.delete(closing));
+  }
+
+  /** What every loaded plugin wants together, for narrowed reads (logged when it changes). */
+  #narrowing(): Narrowing | null {
+    const { config } = this.#options;
+    const loaded: NarrowingInput[] = [];
+    for (const lane of this.#lanes.values()) {
+      const host = lane.host;
+      if (host?.status !== "ready") continue;
+      const projects = config.plugins.settings[lane.name]?.projects ?? null;
+      loaded.push({ name: lane.name, eventTypes: host.eventTypes, projects });
+    }
+    const plan = planNarrowing(loaded);
+    if (loaded.length > 0 && plan.key !== this.#narrowingLogged) {
+      this.#narrowingLogged = plan.key;
+      if (plan.narrowing) {
+        this.#logger.info("Catch-up reads are narrowed to {narrowing}", { narrowing: plan.key });
+      } else {
+        this.#logger.info(
+          "Catch-up reads are not narrowed: plugin(s) {plugins} want every event type",
+          { plugins: plan.anyType.join(", ") },
+        );
+      }
+    }
+    return plan.narrowing;
   }
 
   async #resolveStart(where: StartAt): Promise<number> {

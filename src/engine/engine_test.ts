@@ -1,36 +1,11 @@
 import assert from "node:assert/strict";
 import { StateStore } from "../state/state_store.ts";
 import { Engine } from "./engine.ts";
-import type { Config } from "../config/types.ts";
 import { sendRequest } from "./control.ts";
-import { MemoryLog, once, RecordingHost, testConfig } from "./test_fakes.ts";
+import { MemoryLog, once, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
 import type { DeliveryReport, PluginFileInfo } from "./types.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { readStateFile } from "../state/state_store.ts";
-
-async function runOnce(
-  config: Config,
-  log: MemoryLog,
-  hosts: Map<string, RecordingHost>,
-): Promise<StateStore> {
-  const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
-  const plugins: PluginFileInfo[] = [...hosts.values()].map((h) => ({
-    name: h.name,
-    file: h.file,
-    hash: h.hash,
-  }));
-  const engine = new Engine({
-    config,
-    source: log,
-    store,
-    startHost: (p) => Promise.resolve(hosts.get(p.name)!),
-    plugins: once(plugins),
-    once: true,
-  });
-  await engine.run(new AbortController().signal);
-  await store.close();
-  return store;
-}
 
 Deno.test("Engine delivers every event once to each plugin in id order", async () => {
   const dir = await Deno.makeTempDir();

@@ -4,8 +4,9 @@
  * @module
  */
 import type { ShotGridClient } from "../shotgrid/client.ts";
-import { eventFields, type ShotGridEvent } from "../shotgrid/types.ts";
-import type { EventSource } from "./types.ts";
+import { eventFields, type Filter, type ShotGridEvent } from "../shotgrid/types.ts";
+import { narrowingFilters } from "./narrowing.ts";
+import type { EventSource, NarrowRead } from "./types.ts";
 
 /** Reads EventLogEntry rows through a {@link ShotGridClient}. */
 export class ShotGridEventSource implements EventSource {
@@ -19,9 +20,20 @@ export class ShotGridEventSource implements EventSource {
     this.#client = client;
   }
 
-  /** Events with `id > after`, ascending, at most `limit` (one request). */
-  async after(after: number, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]> {
-    return await this.#client.find("EventLogEntry", [["id", "greater_than", after]], eventFields, {
+  /** Events with `id > after` (within `narrow`, when given), ascending, at most `limit`. */
+  async after(
+    after: number,
+    limit: number,
+    signal: AbortSignal,
+    narrow?: NarrowRead,
+  ): Promise<ShotGridEvent[]> {
+    const filters: Filter[] = [["id", "greater_than", after]];
+    if (narrow) {
+      const narrowed = narrowingFilters(narrow.narrowing);
+      if (!narrowed || narrow.upTo <= after) return [];
+      filters.push(["id", "less_than", narrow.upTo + 1], ...narrowed);
+    }
+    return await this.#client.find("EventLogEntry", filters, eventFields, {
       order: [{ field_name: "id", direction: "asc" }],
       limit,
       pageSize: limit,
@@ -47,6 +59,18 @@ export class ShotGridEventSource implements EventSource {
   /** The oldest event id, or null on an empty site. */
   oldestId(signal: AbortSignal): Promise<number | null> {
     return this.#edgeId("asc", signal);
+  }
+
+  /** The newest event id created before `before` (epoch ms), or null. */
+  async settledId(before: number, signal: AbortSignal): Promise<number | null> {
+    const at = new Date(before).toISOString().replace(/\.\d+Z$/, "Z");
+    const record = await this.#client.findOne(
+      "EventLogEntry",
+      [["created_at", "less_than", at]],
+      ["id"],
+      { order: [{ field_name: "id", direction: "desc" }], signal },
+    );
+    return record?.id ?? null;
   }
 
   async #edgeId(direction: "asc" | "desc", signal: AbortSignal): Promise<number | null> {

@@ -7,6 +7,8 @@
  * waits for the event in flight and saves). Gaps go to its backlog; ids that commit
  * late are delivered once, when they commit, and the cursor never moves back.
  * Lanes never wait for each other: a slow, failing or paused plugin delays only itself.
+ * A lane far behind reads only the events the plugins want, up to the settled horizon
+ * (see narrowing.ts).
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { backoffDelay } from "../util/backoff.ts";
 import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
 import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
+import type { Narrowing, SettledHorizon } from "./narrowing.ts";
 import type { Page, PageSource } from "./page_source.ts";
 import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFileInfo } from "./types.ts";
 
@@ -29,6 +32,12 @@ export interface LaneOptions {
   readonly checkpoint: () => Promise<void>;
   readonly startHost: (plugin: PluginFileInfo) => Promise<DeliveryHost>;
   readonly exclude: (event: ShotGridEvent) => boolean;
+  /** The plugin's `projects` setting: other projects' events are passed over. */
+  readonly projects?: ReadonlySet<number> | null;
+  /** What catch-up reads may be narrowed to now (see narrowing.ts); null: read everything. */
+  readonly narrowing?: () => Narrowing | null;
+  /** Where narrowed reads must stop; without it reads are never narrowed. */
+  readonly horizon?: SettledHorizon | null;
   readonly clock: Clock;
   readonly fetchIntervalMs: number;
   readonly backlogTimeoutMs: number;
@@ -65,9 +74,12 @@ export class Lane {
   #closed = false;
   #finalDrain = false;
   #caughtUp = false;
+  /** Behind the head, as far as the lane knows: worth asking whether to read narrowed. */
+  #behind = true;
   #notBefore = 0;
   #nextBacklogCheck = 0;
   #run: Promise<void> | null = null;
+  #loaded: Promise<void> | null = null;
 
   /**
    * @param plugin The plugin file.
@@ -92,6 +104,16 @@ export class Lane {
   /** Whether the last page read was short (the lane is at the head of the log). */
   get caughtUp(): boolean {
     return this.#caughtUp;
+  }
+
+  /**
+   * Load the plugin (once; `start()` does it too).
+   *
+   * @returns Resolves when the host is loaded or has failed to load.
+   */
+  load(): Promise<void> {
+    this.#loaded ??= this.#load();
+    return this.#loaded;
   }
 
   /**
@@ -147,6 +169,7 @@ export class Lane {
       state.status = "active";
       state.paused = null;
       this.#notBefore = 0;
+      this.#behind = true;
     });
   }
 
@@ -205,6 +228,7 @@ export class Lane {
     }
     state.status = "active";
     state.paused = null;
+    this.#behind = true;
     this.#options.logger.info("Plugin {plugin} resumes at event {id}: {why}", {
       plugin: this.name,
       id: paused?.eventId ?? null,
@@ -234,7 +258,7 @@ export class Lane {
 
   async #loop(): Promise<void> {
     const { signal, logger, state } = this.#options;
-    await this.#load();
+    await this.load();
     // Fixed while the daemon was down: the file differs from the one that failed.
     const pausedHash = state.paused?.hash;
     if (state.status === "paused" && pausedHash && pausedHash !== this.#plugin.hash) {
@@ -282,15 +306,13 @@ export class Lane {
       await this.#options.checkpoint();
       return "more";
     }
-    const page = await this.#options.pages.next(
-      state.cursor ?? 0,
-      this.#notBefore,
-      this.#waitSignal(),
-    );
+    const page = await this.#nextPage(state.cursor ?? 0);
     await this.#deliverPage(host, page);
     await this.#options.checkpoint();
-    this.#caughtUp = !page.full;
-    this.#notBefore = page.full ? 0 : page.fetchedAt + this.#options.fetchIntervalMs;
+    const more = page.full || page.narrowed;
+    this.#behind = more;
+    this.#caughtUp = !more;
+    this.#notBefore = more ? 0 : page.fetchedAt + this.#options.fetchIntervalMs;
     if (!this.#options.once || !this.#caughtUp || state.cursor !== page.lastId) return "more";
     // Caught up in `once` mode: one last look for waiting ids that have committed meanwhile.
     if (state.backlog.size > 0 && !this.#finalDrain) {
@@ -299,6 +321,25 @@ export class Lane {
       return "more";
     }
     return "done";
+  }
+
+  /** The next page: narrowed while the lane is behind the settled horizon, else whole. */
+  async #nextPage(cursor: number): Promise<Page> {
+    const { pages, horizon, narrowing } = this.#options;
+    const signal = this.#waitSignal();
+    const narrow = this.#behind && horizon ? narrowing?.() ?? null : null;
+    if (narrow) {
+      const upTo = await horizon!.get(signal);
+      if (upTo > cursor) return await pages.next(cursor, 0, signal, { upTo, narrowing: narrow });
+    }
+    return await pages.next(cursor, this.#notBefore, signal);
+  }
+
+  /** Events less those of projects the plugin is not limited to. */
+  #mine(events: readonly ShotGridEvent[]): readonly ShotGridEvent[] {
+    const projects = this.#options.projects;
+    if (!projects) return events;
+    return events.filter((event) => projects.has(event.project?.id ?? -1));
   }
 
   #waitSignal(): AbortSignal {
@@ -329,11 +370,12 @@ export class Lane {
   async #deliverPage(host: DeliveryHost, page: Page): Promise<void> {
     const state = this.#options.state;
     const from = state.cursor ?? page.after;
-    const events = page.deliverable;
+    const events = this.#mine(page.deliverable);
     const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
     const done = Math.min(report.done, events.length);
     const to = done >= events.length ? page.lastId : events[done]!.id - 1;
-    this.#recordGaps(from, to, page.events, page.fetchedAt);
+    // A narrowed page lacks the events of other types: its missing ids are not gaps.
+    if (!page.narrowed) this.#recordGaps(from, to, page.events, page.fetchedAt);
     this.#count(host, events, done);
     this.#recordFailures(report, events[done], false);
     if (to > from) state.cursor = to;
@@ -344,9 +386,10 @@ export class Lane {
     const state = this.#options.state;
     const found = await this.#options.resolver.resolve(state.backlog.keys(), this.#waitSignal());
     const foundIds = new Set(found.map((event) => event.id));
-    const { exclude, logger } = this.#options;
-    for (const event of found) if (exclude(event)) state.backlog.delete(event.id);
-    const waiting = found.filter((event) => !exclude(event) && state.backlog.has(event.id));
+    const { logger } = this.#options;
+    const mine = new Set(this.#mine(found.filter((event) => !this.#options.exclude(event))));
+    for (const event of found) if (!mine.has(event)) state.backlog.delete(event.id);
+    const waiting = found.filter((event) => mine.has(event) && state.backlog.has(event.id));
     // At most one batch at a time, so a hard kill repeats at most one batch here too.
     const events = waiting.slice(0, this.#options.batchSize);
     if (waiting.length > events.length) this.#nextBacklogCheck = 0;

@@ -6,13 +6,15 @@
  * serves every plugin at the head, and the next full page is prefetched while plugins
  * process the current one. A lane that lags (slow, paused, new with `start_at: oldest`)
  * asks for keys nobody else wants and so reads its own range, without stalling the
- * others. Memory is bounded by `capacity` pages, however far a lane lags.
+ * others. Memory is bounded by `capacity` pages, however far a lane lags. A narrowed
+ * read (see narrowing.ts) is keyed by its narrowing and bound as well.
  *
  * @module
  */
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { type Clock, raceSignal, type Sleep } from "../util/abort.ts";
-import type { EventSource } from "./types.ts";
+import { narrowingKey } from "./narrowing.ts";
+import type { EventSource, NarrowRead } from "./types.ts";
 
 /** One page of the event log. */
 export interface Page {
@@ -24,6 +26,11 @@ export interface Page {
   readonly deliverable: readonly ShotGridEvent[];
   /** A full page: more events are likely waiting. */
   readonly full: boolean;
+  /**
+   * Read narrowed (see narrowing.ts): the ids it lacks are not gaps, and once it is done
+   * the cursor may move to its upper bound.
+   */
+  readonly narrowed: boolean;
   /** The id a lane's cursor moves to once the whole page is done. */
   readonly lastId: number;
   /** When the request for it started (epoch ms). */
@@ -53,7 +60,7 @@ interface Entry {
 export class PageSource {
   #source: EventSource;
   #options: PageSourceOptions;
-  #entries = new Map<number, Entry>();
+  #entries = new Map<string, Entry>();
   #requests = 0;
 
   /**
@@ -76,44 +83,59 @@ export class PageSource {
    * @param after The lane's cursor.
    * @param notBefore Epoch ms; a caught-up lane passes its last read + fetch_interval.
    * @param signal Ends the wait (the shared read itself goes on for the other lanes).
+   * @param narrow Read only these events, up to this id.
    * @returns The page.
    */
-  async next(after: number, notBefore: number, signal: AbortSignal): Promise<Page> {
-    const fresh = this.#fresh(after, notBefore);
+  async next(
+    after: number,
+    notBefore: number,
+    signal: AbortSignal,
+    narrow?: NarrowRead,
+  ): Promise<Page> {
+    const fresh = this.#fresh(after, notBefore, narrow);
     if (fresh) return await raceSignal(fresh, signal);
     const wait = notBefore - this.#options.clock();
     if (wait > 0) await this.#options.sleep(wait, signal);
     // Another lane may have started the same read while this one slept.
-    const entry = this.#fresh(after, notBefore) ?? this.#start(after);
+    const entry = this.#fresh(after, notBefore, narrow) ?? this.#start(after, narrow);
     const page = await raceSignal(entry, signal);
-    if (page.full) this.#prefetch(page.lastId);
+    if (page.full) this.#prefetch(page.lastId, narrow);
     return page;
   }
 
-  #fresh(after: number, notBefore: number): Promise<Page> | null {
-    const entry = this.#entries.get(after);
+  #fresh(after: number, notBefore: number, narrow?: NarrowRead): Promise<Page> | null {
+    const key = keyOf(after, narrow);
+    const entry = this.#entries.get(key);
     if (!entry || entry.startedAt < notBefore) return null;
     // Refresh its place in the eviction order.
-    this.#entries.delete(after);
-    this.#entries.set(after, entry);
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
     return entry.promise;
   }
 
-  #start(after: number): Promise<Page> {
+  #start(after: number, narrow?: NarrowRead): Promise<Page> {
+    const key = keyOf(after, narrow);
     const startedAt = this.#options.clock();
     const { batchSize, exclude } = this.#options;
     this.#requests++;
+    const what = narrow
+      ? `read narrowed events after id ${after}`
+      : `read events after id ${after}`;
     const promise = this.#options.fetch(
-      `read events after id ${after}`,
-      (signal) => this.#source.after(after, batchSize, signal),
+      what,
+      (signal) => this.#source.after(after, batchSize, signal, narrow),
     ).then((events) => {
       const deliverable = exclude ? events.filter((event) => !exclude(event)) : events;
+      const full = events.length >= batchSize;
+      const last = events.length > 0 ? events[events.length - 1]!.id : after;
       const page: Page = {
         after,
         events,
         deliverable,
-        full: events.length >= batchSize,
-        lastId: events.length > 0 ? events[events.length - 1]!.id : after,
+        full,
+        narrowed: narrow !== undefined,
+        // A short narrowed page holds every wanted event up to its bound.
+        lastId: narrow && !full ? Math.max(after, narrow.upTo) : last,
         fetchedAt: startedAt,
       };
       entry.page = page;
@@ -122,16 +144,16 @@ export class PageSource {
     const entry: Entry = { startedAt, promise, page: null };
     // A failed read (only an abort gets here) must not be served to later callers.
     promise.catch(() => {
-      if (this.#entries.get(after) === entry) this.#entries.delete(after);
+      if (this.#entries.get(key) === entry) this.#entries.delete(key);
     });
-    this.#entries.set(after, entry);
+    this.#entries.set(key, entry);
     this.#evict();
     return promise;
   }
 
-  #prefetch(after: number): void {
-    if (this.#entries.has(after)) return;
-    this.#start(after).catch(() => {});
+  #prefetch(after: number, narrow?: NarrowRead): void {
+    if (this.#entries.has(keyOf(after, narrow))) return;
+    this.#start(after, narrow).catch(() => {});
   }
 
   #evict(): void {
@@ -141,4 +163,8 @@ export class PageSource {
       if (entry.page) this.#entries.delete(key);
     }
   }
+}
+
+function keyOf(after: number, narrow?: NarrowRead): string {
+  return narrow ? `${after}<=${narrow.upTo} ${narrowingKey(narrow.narrowing)}` : String(after);
 }

@@ -6,8 +6,16 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
+import { StateStore } from "../state/state_store.ts";
+import { Engine } from "./engine.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import type { DeliveryHost, DeliveryReport, EventSource } from "./types.ts";
+import type {
+  DeliveryHost,
+  DeliveryReport,
+  EventSource,
+  NarrowRead,
+  PluginFileInfo,
+} from "./types.ts";
 
 // A small in-memory event log: ids can be allocated now and committed later (a gap).
 export class MemoryLog implements EventSource {
@@ -15,12 +23,19 @@ export class MemoryLog implements EventSource {
   #next = 1;
   requests = 0;
   constructor(private now: () => number = Date.now) {}
-  add(n: number, options: { hidden?: boolean; createdAt?: number } = {}): number[] {
+  add(
+    n: number,
+    options: { hidden?: boolean; createdAt?: number; type?: string; project?: number } = {},
+  ): number[] {
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = this.#next++;
       ids.push(id);
-      const event = makeEvent(id, options.createdAt ?? this.now());
+      const event = {
+        ...makeEvent(id, options.createdAt ?? this.now()),
+        ...(options.type ? { event_type: options.type } : {}),
+        ...(options.project ? { project: { type: "Project", id: options.project } } : {}),
+      };
       if (!options.hidden) this.#visible.set(id, event);
       else this.hidden.set(id, event);
     }
@@ -33,10 +48,33 @@ export class MemoryLog implements EventSource {
     this.hidden.delete(id);
     this.#visible.set(id, event);
   }
-  after(after: number, limit: number): Promise<ShotGridEvent[]> {
+  /** The narrowed reads made, as [after, upTo]. */
+  narrowedReads: [number, number][] = [];
+  after(
+    after: number,
+    limit: number,
+    _signal?: AbortSignal,
+    narrow?: NarrowRead,
+  ): Promise<ShotGridEvent[]> {
     this.requests++;
-    const ids = [...this.#visible.keys()].filter((id) => id > after).sort((a, b) => a - b);
-    return Promise.resolve(ids.slice(0, limit).map((id) => this.#visible.get(id)!));
+    if (narrow) this.narrowedReads.push([after, narrow.upTo]);
+    const types = narrow?.narrowing.eventTypes;
+    const projects = narrow?.narrowing.projects;
+    const events = [...this.#visible.values()]
+      .filter((e) =>
+        e.id > after && (!narrow || e.id <= narrow.upTo) &&
+        (!types || types.includes(e.event_type)) &&
+        (!projects || projects.includes(e.project?.id ?? -1))
+      )
+      .sort((a, b) => a.id - b.id);
+    return Promise.resolve(events.slice(0, limit));
+  }
+  settledId(before: number): Promise<number | null> {
+    this.requests++;
+    const ids = [...this.#visible.values()]
+      .filter((e) => Date.parse(e.created_at) < before)
+      .map((e) => e.id);
+    return Promise.resolve(ids.length ? Math.max(...ids) : null);
   }
   byIds(ids: readonly number[]): Promise<ShotGridEvent[]> {
     this.requests++;
@@ -74,14 +112,17 @@ export class RecordingHost implements DeliveryHost {
   readonly loadError = null;
   failOn = new Set<number>();
   stopOnError = true;
+  /** Exact types it wants; null: every type. */
+  eventTypes: readonly string[] | null = null;
   constructor(readonly name: string, readonly file: string, readonly hash: string) {}
-  wants(): boolean {
-    return true;
+  wants(event: ShotGridEvent): boolean {
+    return this.eventTypes === null || this.eventTypes.includes(event.event_type);
   }
   deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
     const skipped = [];
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
+      if (!this.wants(event)) continue;
       if (this.failOn.has(event.id)) {
         const failure = { id: event.id, callback: "cb", error: "boom", stack: null, attempts: 1 };
         if (this.stopOnError) {
@@ -132,6 +173,7 @@ export function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> 
       progressIntervalMs: 60_000,
       shutdownTimeoutMs: 1000,
       ignoreScriptUsers: [],
+      narrowReads: true,
       ...daemon,
     },
     plugins: {
@@ -169,4 +211,29 @@ export function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> 
 
 export async function* once<T>(value: T): AsyncIterable<T> {
   yield value;
+}
+
+// Runs an engine in `once` mode over the fake log and hosts; returns the closed store.
+export async function runOnce(
+  config: Config,
+  log: MemoryLog,
+  hosts: Map<string, RecordingHost>,
+): Promise<StateStore> {
+  const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+  const plugins: PluginFileInfo[] = [...hosts.values()].map((h) => ({
+    name: h.name,
+    file: h.file,
+    hash: h.hash,
+  }));
+  const engine = new Engine({
+    config,
+    source: log,
+    store,
+    startHost: (p) => Promise.resolve(hosts.get(p.name)!),
+    plugins: once(plugins),
+    once: true,
+  });
+  await engine.run(new AbortController().signal);
+  await store.close();
+  return store;
 }

@@ -4,17 +4,31 @@
  * @module
  */
 import type { ShotGridEvent } from "../shotgrid/types.ts";
+import type { Narrowing } from "./narrowing.ts";
+
+/** A narrowed read: only the events of `narrowing`, and none above `upTo`. */
+export interface NarrowRead {
+  readonly upTo: number;
+  readonly narrowing: Narrowing;
+}
 
 /** Reads EventLogEntry rows from the site (implemented over the ShotGrid client). */
 export interface EventSource {
-  /** Events with `id > after`, ascending, at most `limit`. */
-  after(after: number, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]>;
+  /** Events with `id > after` (and within `narrow`, when given), ascending, at most `limit`. */
+  after(
+    after: number,
+    limit: number,
+    signal: AbortSignal,
+    narrow?: NarrowRead,
+  ): Promise<ShotGridEvent[]>;
   /** The events among `ids` that exist now (any order). */
   byIds(ids: readonly number[], signal: AbortSignal): Promise<ShotGridEvent[]>;
   /** The newest event id, or null on an empty site. */
   newestId(signal: AbortSignal): Promise<number | null>;
   /** The oldest event id, or null on an empty site. */
   oldestId(signal: AbortSignal): Promise<number | null>;
+  /** The newest event id created before `before` (epoch ms), or null when none is. */
+  settledId(before: number, signal: AbortSignal): Promise<number | null>;
 }
 
 /** One failure of a callback, as the plugin host reports it. */
@@ -46,6 +60,8 @@ export interface DeliveryHost {
   readonly hash: string;
   readonly status: "ready" | "failed";
   readonly loadError: string | null;
+  /** The event types its callbacks match (`*` a wildcard inside one); null: every type. */
+  readonly eventTypes: readonly string[] | null;
   wants(event: ShotGridEvent): boolean;
   deliver(
     events: readonly ShotGridEvent[],

@@ -34,7 +34,7 @@ import { serializeEvents } from "./batch_cache.ts";
 import type { PluginFile } from "./discovery.ts";
 import { describeError, PluginLoadError } from "./errors.ts";
 import { bundlePlugin, type PluginBundle } from "./loader.ts";
-import { compileMatchEvents, type EventMatcher } from "./matcher.ts";
+import { compileMatchEvents, type EventMatcher, eventTypesOf } from "./matcher.ts";
 import { type PluginHostOptions, PluginWorker } from "./plugin_worker.ts";
 import type { CallbackInfo, FailedEvent, Resume, Timing } from "./protocol.ts";
 import type { DeliveryHost, DeliveryReport } from "../engine/types.ts";
@@ -58,6 +58,7 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
   #status: "ready" | "failed" = "ready";
   #loadError: string | null = null;
   #callbacks: readonly CallbackInfo[] = [];
+  #eventTypes: readonly string[] | null = null;
   #matchers: readonly EventMatcher[] = [];
   #emails: readonly string[] | boolean = true;
   #bundle: PluginBundle | null = null;
@@ -122,6 +123,11 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
   /** The registered callbacks, in order. */
   get callbacks(): readonly CallbackInfo[] {
     return this.#callbacks;
+  }
+
+  /** The event types its callbacks match (null: every type, or not loaded). */
+  get eventTypes(): readonly string[] | null {
+    return this.#eventTypes;
   }
 
   /** Error mail recipients set by the plugin (`true`: the configured ones). */
@@ -338,6 +344,7 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
   #registered(callbacks: readonly CallbackInfo[], emails: readonly string[] | boolean): void {
     this.#callbacks = callbacks;
     this.#matchers = callbacks.map((c) => compileMatchEvents(c.matchEvents));
+    this.#eventTypes = eventTypesOf(callbacks.map((c) => c.matchEvents));
     this.#emails = emails;
   }
 

@@ -137,6 +137,23 @@ export function compileMatchEvents(matchEvents: MatchEvents | null | undefined):
   };
 }
 
+/**
+ * The event types a plugin's callbacks can match, for narrowing reads on the site.
+ *
+ * @param matchEvents Each callback's normalized `matchEvents`.
+ * @returns The sorted types (keys with `*` inside kept as patterns), or null when some
+ *   callback matches every type (`{}`, a `"*"` key, or a key of only wildcards).
+ */
+export function eventTypesOf(matchEvents: readonly NormalizedMatchEvents[]): string[] | null {
+  const types = new Set<string>();
+  for (const normalized of matchEvents) {
+    const keys = Object.keys(normalized);
+    if (keys.length === 0 || keys.some((key) => key.replaceAll("*", "") === "")) return null;
+    for (const key of keys) types.add(key);
+  }
+  return [...types].sort();
+}
+
 function wildcard(pattern: string): RegExp {
   const body = pattern.split("*").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
   return new RegExp(`^${body.join(".*")}$`);

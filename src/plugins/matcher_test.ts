@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileMatchEvents, normalizeMatchEvents } from "./matcher.ts";
+import { compileMatchEvents, eventTypesOf, normalizeMatchEvents } from "./matcher.ts";
 import type { MatchEvents } from "./mod.ts";
 
 const taskStatus = { event_type: "Shotgun_Task_Change", attribute_name: "sg_status_list" };
@@ -101,4 +101,16 @@ Deno.test("normalizeMatchEvents() returns a plain copy with lists or null", () =
   const expected = { A: ["x"], B: ["y", "z"], C: null, D: null, E: null };
   assert.deepEqual(normalizeMatchEvents(input), expected);
   assert.deepEqual(structuredClone(normalizeMatchEvents(input)), expected);
+});
+
+Deno.test("eventTypesOf() lists the types callbacks match, or null when one matches any type", () => {
+  const n = normalizeMatchEvents;
+  assert.deepEqual(
+    eventTypesOf([n({ Shotgun_Version_New: null }), n({ "Shotgun_*_Change": "sg_status_list" })]),
+    ["Shotgun_*_Change", "Shotgun_Version_New"],
+  );
+  assert.equal(eventTypesOf([n({ Shotgun_Version_New: null }), n({})]), null);
+  assert.equal(eventTypesOf([n({ "*": ["sg_status_list"] })]), null);
+  assert.equal(eventTypesOf([n({ "**": null })]), null);
+  assert.deepEqual(eventTypesOf([]), []);
 });

@@ -1,0 +1,198 @@
+/**
+ * Server-side narrowing (`daemon.narrow_reads`): a lane catching up asks the site only for
+ * the event types and projects the plugins want, so a site with millions of events no
+ * plugin wants is not read needlessly.
+ *
+ * Narrowing hides which ids are missing (an absent id may just be of another type), and
+ * missing ids are how late commits are found (see backlog.ts). So reads are narrowed only
+ * up to the *settled horizon*: the newest event created more than twice `backlog_timeout`
+ * ago (at least `backlog_timeout` plus a minute, for clock skew). Every id below it that
+ * is still missing is followed by an event older than `backlog_timeout`, which is exactly
+ * an id the unnarrowed reader calls "never happened" and does not wait for; so a narrowed
+ * read up to the horizon delivers what an unnarrowed one would, less the unwanted events.
+ * Above the horizon (the newest minutes, where transactions still commit) every lane reads
+ * everything, as without narrowing, and the gap backlog works as before. At the head of
+ * the log this costs nothing: one request per `fetch_interval` either way.
+ *
+ * Only a transaction running longer than `backlog_timeout` could break the equivalence
+ * (its early event would carry an old `created_at`); the unnarrowed reader would already
+ * have given up on such an event, since it waits `backlog_timeout` at most.
+ *
+ * @module
+ */
+import type { Filter, FilterCondition } from "../shotgrid/types.ts";
+import { type Clock, raceSignal } from "../util/abort.ts";
+import type { EventSource } from "./types.ts";
+
+/** What catch-up reads are narrowed to; a null field is not narrowed. */
+export interface Narrowing {
+  /** Event types; `*` inside one is a wildcard (`Shotgun_*_Change`). Null: every type. */
+  readonly eventTypes: readonly string[] | null;
+  /** Project ids. Null: every project (and events without one). */
+  readonly projects: readonly number[] | null;
+}
+
+/** One loaded plugin, as narrowing sees it. */
+export interface NarrowingInput {
+  readonly name: string;
+  /** The types its callbacks match (as {@link Narrowing.eventTypes}). */
+  readonly eventTypes: readonly string[] | null;
+  /** Its `projects` setting. */
+  readonly projects: readonly number[] | null;
+}
+
+/** The narrowing for a set of plugins, and why it is not narrower. */
+export interface NarrowingPlan {
+  /** Null when reads cannot be narrowed at all. */
+  readonly narrowing: Narrowing | null;
+  /** A stable text form, "" when not narrowed (for caches and log lines). */
+  readonly key: string;
+  /** Plugins that want every event type, and every project. */
+  readonly anyType: readonly string[];
+  readonly anyProject: readonly string[];
+}
+
+/**
+ * Narrow reads to what every plugin wants together: a type is read if some plugin wants
+ * it; types are not narrowed at all if some plugin wants every type (projects likewise).
+ *
+ * @param plugins The loaded plugins.
+ * @returns The union, or a null narrowing when it would read everything anyway.
+ */
+export function planNarrowing(plugins: readonly NarrowingInput[]): NarrowingPlan {
+  const anyType = plugins.filter((p) => p.eventTypes === null).map((p) => p.name);
+  const anyProject = plugins.filter((p) => p.projects === null).map((p) => p.name);
+  const eventTypes = plugins.length > 0 && anyType.length === 0
+    ? [...new Set(plugins.flatMap((p) => p.eventTypes!))].sort()
+    : null;
+  const projects = plugins.length > 0 && anyProject.length === 0
+    ? [...new Set(plugins.flatMap((p) => p.projects!))].sort((a, b) => a - b)
+    : null;
+  const narrowing = eventTypes || projects ? { eventTypes, projects } : null;
+  return { narrowing, key: narrowing ? narrowingKey(narrowing) : "", anyType, anyProject };
+}
+
+/**
+ * A stable text form of a narrowing (for caches and log lines).
+ *
+ * @param narrowing The narrowing.
+ * @returns Its types and projects, `*` for a field not narrowed.
+ */
+export function narrowingKey(narrowing: Narrowing): string {
+  const { eventTypes, projects } = narrowing;
+  return `event types ${eventTypes?.join(", ") ?? "*"}; projects ${projects?.join(", ") ?? "*"}`;
+}
+
+/**
+ * The filters that select a narrowing's events (a superset: wildcards become prefix and
+ * suffix tests, and ShotGrid compares text without case; the plugin's matcher decides).
+ *
+ * @param narrowing What to select.
+ * @returns Conditions to AND with the id range; `null` when nothing can match.
+ */
+export function narrowingFilters(narrowing: Narrowing): Filter[] | null {
+  const filters: Filter[] = [];
+  const types = narrowing.eventTypes;
+  if (types) {
+    if (types.length === 0) return null;
+    const exact = types.filter((type) => !type.includes("*"));
+    const alternatives: Filter[] = exact.length > 0 ? [["event_type", "in", exact]] : [];
+    for (const pattern of types.filter((type) => type.includes("*"))) {
+      const prefix = pattern.slice(0, pattern.indexOf("*"));
+      const suffix = pattern.slice(pattern.lastIndexOf("*") + 1);
+      const parts: FilterCondition[] = [];
+      if (prefix) parts.push(["event_type", "starts_with", prefix]);
+      if (suffix) parts.push(["event_type", "ends_with", suffix]);
+      // "*" alone (or "**"): any type, so this union is not narrowed by type at all.
+      if (parts.length === 0) return narrowingFilters({ ...narrowing, eventTypes: null });
+      alternatives.push(
+        parts.length === 1 ? parts[0]! : { filter_operator: "all", filters: parts },
+      );
+    }
+    filters.push(
+      alternatives.length === 1
+        ? alternatives[0]!
+        : { filter_operator: "any", filters: alternatives },
+    );
+  }
+  if (narrowing.projects) {
+    if (narrowing.projects.length === 0) return null;
+    filters.push(["project", "in", narrowing.projects.map((id) => ({ type: "Project", id }))]);
+  }
+  return filters;
+}
+
+/**
+ * How old an event must be before no gap below it can still fill: twice
+ * `backlog_timeout`, and at least `backlog_timeout` plus a minute (clock skew).
+ *
+ * @param backlogTimeoutMs `daemon.backlog_timeout`.
+ * @returns Milliseconds.
+ */
+export function settledAgeMs(backlogTimeoutMs: number): number {
+  return backlogTimeoutMs + Math.max(backlogTimeoutMs, 60_000);
+}
+
+/** Options for {@link SettledHorizon}. */
+export interface SettledHorizonOptions {
+  /** Runs the read until it succeeds (see recovery.ts). */
+  readonly fetch: <T>(action: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+  readonly clock: Clock;
+  /** See {@link settledAgeMs}. */
+  readonly settledAgeMs: number;
+  /** How long an answer is reused (it only grows more cautious with age). */
+  readonly reuseMs: number;
+}
+
+/**
+ * The settled horizon, shared by every lane: one small request, reused for `reuseMs`.
+ * An old answer is still safe to use (the horizon only moves forward), merely less useful.
+ */
+export class SettledHorizon {
+  #source: EventSource;
+  #options: SettledHorizonOptions;
+  #value = 0;
+  #at = -Infinity;
+  #pending: Promise<number> | null = null;
+  #requests = 0;
+
+  /**
+   * @param source Where events come from.
+   * @param options Fetch wrapper, clock, ages.
+   */
+  constructor(source: EventSource, options: SettledHorizonOptions) {
+    this.#source = source;
+    this.#options = options;
+  }
+
+  /** Requests made to the site so far. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /**
+   * The id up to which reads may be narrowed (0 when none).
+   *
+   * @param signal Ends the wait (a shared request goes on for the other lanes).
+   * @returns An event id.
+   */
+  async get(signal: AbortSignal): Promise<number> {
+    const { clock, reuseMs } = this.#options;
+    if (clock() - this.#at < reuseMs) return this.#value;
+    this.#pending ??= this.#compute().finally(() => this.#pending = null);
+    return await raceSignal(this.#pending, signal);
+  }
+
+  async #compute(): Promise<number> {
+    const at = this.#options.clock();
+    const before = at - this.#options.settledAgeMs;
+    this.#requests++;
+    const id = await this.#options.fetch(
+      "find the newest settled event",
+      (signal) => this.#source.settledId(before, signal),
+    );
+    this.#value = Math.max(this.#value, id ?? 0);
+    this.#at = at;
+    return this.#value;
+  }
+}

@@ -1,0 +1,250 @@
+import assert from "node:assert/strict";
+import type { Config, PluginSettings } from "../config/types.ts";
+import { seededRandom } from "../sim/synth.ts";
+import { narrowingFilters, planNarrowing, settledAgeMs, SettledHorizon } from "./narrowing.ts";
+import { MemoryLog, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
+
+const version = "Shotgun_Version_New";
+const note = "Shotgun_Note_New";
+const hour = 3_600_000;
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function host(name: string, eventTypes: readonly string[] | null): RecordingHost {
+  const h = new RecordingHost(name, `/${name}.ts`, "1");
+  h.eventTypes = eventTypes;
+  return h;
+}
+
+function withSettings(config: Config, settings: Record<string, Partial<PluginSettings>>): Config {
+  const full: Record<string, PluginSettings> = {};
+  for (const [name, s] of Object.entries(settings)) {
+    full[name] = {
+      enabled: true,
+      permissions: null,
+      callbackTimeoutMs: null,
+      retries: null,
+      startAt: null,
+      projects: null,
+      ...s,
+    };
+  }
+  return { ...config, plugins: { ...config.plugins, settings: full } };
+}
+
+Deno.test("planNarrowing() reads the union of what plugins want, and everything when one wants all", () => {
+  const a = { name: "a", eventTypes: [version], projects: [2] };
+  const b = { name: "b", eventTypes: [note, version], projects: [1] };
+  assert.deepEqual(planNarrowing([a, b]).narrowing, {
+    eventTypes: [note, version],
+    projects: [1, 2],
+  });
+  const any = { name: "any", eventTypes: null, projects: null };
+  const plan = planNarrowing([a, any]);
+  assert.equal(plan.narrowing, null);
+  assert.equal(plan.key, "");
+  assert.deepEqual(plan.anyType, ["any"]);
+  // Types still narrow when only projects cannot.
+  assert.deepEqual(planNarrowing([a, { ...b, projects: null }]).narrowing, {
+    eventTypes: [note, version],
+    projects: null,
+  });
+  assert.equal(planNarrowing([]).narrowing, null);
+});
+
+Deno.test("narrowingFilters() selects exact types, wildcard types and projects", () => {
+  assert.deepEqual(narrowingFilters({ eventTypes: [note, version], projects: null }), [
+    ["event_type", "in", [note, version]],
+  ]);
+  assert.deepEqual(
+    narrowingFilters({ eventTypes: [version, "Shotgun_*_Change", "Toolkit_*"], projects: [7] }),
+    [
+      {
+        filter_operator: "any",
+        filters: [
+          ["event_type", "in", [version]],
+          {
+            filter_operator: "all",
+            filters: [["event_type", "starts_with", "Shotgun_"], [
+              "event_type",
+              "ends_with",
+              "_Change",
+            ]],
+          },
+          ["event_type", "starts_with", "Toolkit_"],
+        ],
+      },
+      ["project", "in", [{ type: "Project", id: 7 }]],
+    ],
+  );
+  assert.deepEqual(narrowingFilters({ eventTypes: ["**"], projects: [7] }), [
+    ["project", "in", [{ type: "Project", id: 7 }]],
+  ]);
+  // Wanting no type at all selects nothing (no request is needed).
+  assert.equal(narrowingFilters({ eventTypes: [], projects: null }), null);
+});
+
+Deno.test("SettledHorizon shares one request between lanes and reuses the answer", async () => {
+  let now = 10 * hour;
+  const log = new MemoryLog(() => now);
+  log.add(5, { createdAt: now - hour });
+  log.add(5);
+  const horizon = new SettledHorizon(log, {
+    fetch: (_action, fn) => fn(AbortSignal.timeout(1000)),
+    clock: () => now,
+    settledAgeMs: settledAgeMs(60_000),
+    reuseMs: 30_000,
+  });
+  const signal = new AbortController().signal;
+  assert.deepEqual(await Promise.all([horizon.get(signal), horizon.get(signal)]), [5, 5]);
+  assert.equal(horizon.requests, 1);
+  now += 10 * 60_000;
+  assert.equal(await horizon.get(signal), 10);
+  assert.equal(horizon.requests, 2);
+  assert.equal(await horizon.get(signal), 10);
+  assert.equal(horizon.requests, 2);
+});
+
+Deno.test("Engine reads a lagging plugin's settled events narrowed, and recent ones whole", async () => {
+  await withDir(async (dir) => {
+    const log = new MemoryLog();
+    const old = Date.now() - hour;
+    const wanted: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      wanted.push(...log.add(1, { createdAt: old, type: i % 10 === 0 ? version : note }));
+    }
+    wanted.length = 0;
+    for (let i = 0; i < 400; i++) if (i % 10 === 0) wanted.push(i + 1);
+    for (let i = 0; i < 30; i++) {
+      const [id] = log.add(1, { type: i % 10 === 0 ? version : note });
+      if (i % 10 === 0) wanted.push(id!);
+    }
+    const a = host("a", [version]);
+    await runOnce(testConfig(`${dir}/state.json`), log, new Map([["a", a]]));
+    assert.deepEqual(a.seen, wanted);
+    // One narrowed read of the 400 settled events (40 wanted fit one page of 50).
+    assert.deepEqual(log.narrowedReads, [[0, 400]]);
+    // The horizon, the narrowed page, one whole page of the 30 recent events; not 9 pages.
+    assert.equal(log.requests, 3);
+  });
+});
+
+Deno.test("Engine still delivers a late commit above the settled horizon once", async () => {
+  await withDir(async (dir) => {
+    const log = new MemoryLog();
+    log.add(100, { createdAt: Date.now() - hour, type: version });
+    log.add(5, { type: version });
+    const [late] = log.add(1, { hidden: true, type: version });
+    log.add(5, { type: version });
+    const a = host("a", [version]);
+    const hosts = new Map([["a", a]]);
+    const config = testConfig(`${dir}/state.json`);
+    const first = await runOnce(config, log, hosts);
+    assert.deepEqual(log.narrowedReads, [[0, 100], [50, 100]]);
+    assert.deepEqual([...first.doc.plugins.get("a")!.backlog.keys()], [late]);
+    log.commit(late!);
+    log.add(2, { type: version });
+    await runOnce(config, log, hosts);
+    const all = Array.from({ length: 113 }, (_, i) => i + 1).filter((id) => id !== late);
+    assert.deepEqual(a.seen, [...all.slice(0, 110), late, ...all.slice(110)]);
+  });
+});
+
+Deno.test("Engine delivers the same events with narrow_reads on and off (random logs)", async () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const seen: number[][][] = [];
+    const requests: number[] = [];
+    for (const narrowReads of [false, true]) {
+      await withDir(async (dir) => {
+        const random = seededRandom(seed);
+        const log = new MemoryLog();
+        const hidden: number[] = [];
+        const add = (createdAt?: number) => {
+          const r = random();
+          const type = r < 0.05 ? version : r < 0.1 ? note : "Shotgun_Task_Change";
+          const [id] = log.add(1, {
+            hidden: random() < 0.03,
+            type,
+            ...(createdAt === undefined ? {} : { createdAt }),
+          });
+          if (log.hidden.has(id!)) hidden.push(id!);
+        };
+        // Old events, then recent ones: created_at grows with the id, as on a site.
+        const old = Date.now() - hour;
+        for (let i = 0; i < 600; i++) add(old + i);
+        for (let i = 0; i < 60; i++) add();
+        const hosts = new Map([["a", host("a", [version])], ["b", host("b", [version, note])]]);
+        const config = testConfig(`${dir}/state.json`, { narrowReads });
+        await runOnce(config, log, hosts);
+        for (const id of hidden) if (random() < 0.5) log.commit(id);
+        for (let i = 0; i < 60; i++) add();
+        await runOnce(config, log, hosts);
+        seen.push([...hosts.values()].map((h) => h.seen));
+        requests.push(log.requests);
+      });
+    }
+    assert.deepEqual(seen[1], seen[0], `seed ${seed}`);
+    assert.ok(requests[1]! < requests[0]!, `seed ${seed}: ${requests[1]} >= ${requests[0]}`);
+  }
+});
+
+Deno.test("Engine shares narrowed reads between plugins and skips them when one wants every type", async (t) => {
+  await t.step("two plugins: one narrowed read for both", async () => {
+    await withDir(async (dir) => {
+      const log = new MemoryLog();
+      for (let i = 0; i < 100; i++) {
+        log.add(1, { createdAt: Date.now() - hour, type: [version, note, "X"][i % 3]! });
+      }
+      const a = host("a", [version]);
+      const b = host("b", [note]);
+      await runOnce(testConfig(`${dir}/state.json`), log, new Map([["a", a], ["b", b]]));
+      assert.equal(a.seen.length, 34);
+      assert.equal(b.seen.length, 33);
+      // The 50th event of either type is id 74: the second page goes on from there.
+      assert.deepEqual(log.narrowedReads, [[0, 100], [74, 100]]);
+    });
+  });
+  await t.step("a plugin wanting every type: no narrowed read", async () => {
+    await withDir(async (dir) => {
+      const log = new MemoryLog();
+      log.add(100, { createdAt: Date.now() - hour });
+      const a = host("a", [version]);
+      const all = host("all", null);
+      await runOnce(testConfig(`${dir}/state.json`), log, new Map([["a", a], ["all", all]]));
+      assert.equal(all.seen.length, 100);
+      assert.deepEqual(log.narrowedReads, []);
+    });
+  });
+});
+
+Deno.test("Engine gives a plugin limited to projects only their events, from every kind of read", async () => {
+  await withDir(async (dir) => {
+    const log = new MemoryLog();
+    const old = Date.now() - hour;
+    for (let i = 0; i < 60; i++) log.add(1, { createdAt: old, project: (i % 3) + 1 });
+    log.add(3, { project: 1 });
+    const [late] = log.add(1, { hidden: true, project: 1 });
+    const [lateOther] = log.add(1, { hidden: true, project: 2 });
+    log.add(3, { project: 2 });
+    const a = host("a", null);
+    const hosts = new Map([["a", a]]);
+    const config = withSettings(testConfig(`${dir}/state.json`), { a: { projects: [1, 3] } });
+    await runOnce(config, log, hosts);
+    const expected = Array.from({ length: 60 }, (_, i) => i + 1).filter((id) => id % 3 !== 2);
+    expected.push(61, 62, 63);
+    assert.deepEqual(a.seen, expected);
+    assert.deepEqual(log.narrowedReads, [[0, 60]]);
+    log.commit(late!);
+    log.commit(lateOther!);
+    const store = await runOnce(config, log, hosts);
+    assert.deepEqual(a.seen, [...expected, late]);
+    assert.equal(store.doc.plugins.get("a")!.backlog.size, 0);
+  });
+});
