@@ -42,6 +42,8 @@ export interface EngineOptions {
   readonly sleep?: Sleep;
   /** How often run-time requests are looked for (default 1 s). */
   readonly controlIntervalMs?: number;
+  /** How long plugins found together wait for each other to load (default 2 s). */
+  readonly startTogetherMs?: number;
 }
 
 /** A plugin's run-time view, for `plugins list` and tests. */
@@ -233,14 +235,25 @@ export class Engine {
     for (const lane of [...this.#lanes.values()]) {
       if (!seen.has(lane.name)) this.#remove(lane, "its file is gone");
     }
-    // Plugins found together start reading together, once all are loaded: what they want
-    // together is then known from their first read (narrowed reads are keyed by it).
-    await Promise.race([
-      Promise.all(added.map((lane) => lane.load())),
-      aborted(this.#abort.signal),
-    ]);
-    for (const lane of added) this.#start(lane);
+    const together = this.#loadedTogether(added);
+    for (const lane of added) this.#start(lane, together);
     await store.checkpoint();
+  }
+
+  /**
+   * Resolves once every lane of a set has loaded, or `start_together` ms have passed.
+   * Plugins found together then start reading together, with what they want together
+   * known from their first read (narrowed reads are keyed by it), and one plugin slow to
+   * load holds the others back only that long.
+   */
+  #loadedTogether(lanes: readonly Lane[]): Promise<void> {
+    if (lanes.length < 2) return Promise.resolve();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#options.startTogetherMs ?? 2000);
+    });
+    const loaded = Promise.allSettled(lanes.map((lane) => lane.load())).then(() => {});
+    return Promise.race([loaded, waited]).finally(() => clearTimeout(timer));
   }
 
   /**
@@ -299,10 +312,8 @@ export class Engine {
     return lane;
   }
 
-  #start(lane: Lane): void {
-    // Removed or stopping while the plugins loaded: not started (close() ends its host).
-    if (this.#lanes.get(lane.name) !== lane || this.#abort.signal.aborted) return;
-    const run = lane.start().catch((error) => {
+  #start(lane: Lane, together: Promise<void>): void {
+    const run = lane.start(together).catch((error) => {
       this.#logger.fatal("Plugin {plugin}'s lane failed: {error}", {
         plugin: lane.name,
         error: error instanceof Error ? error.stack : String(error),

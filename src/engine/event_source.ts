@@ -53,28 +53,46 @@ export class ShotGridEventSource implements EventSource {
 
   /** The newest event id, or null on an empty site. */
   newestId(signal: AbortSignal): Promise<number | null> {
-    return this.#edgeId("desc", signal);
+    return this.#firstId([], "desc", signal);
   }
 
   /** The oldest event id, or null on an empty site. */
   oldestId(signal: AbortSignal): Promise<number | null> {
-    return this.#edgeId("asc", signal);
+    return this.#firstId([], "asc", signal);
   }
 
-  /** The newest event id created before `before` (epoch ms), or null. */
-  async settledId(before: number, signal: AbortSignal): Promise<number | null> {
-    const at = new Date(before).toISOString().replace(/\.\d+Z$/, "Z");
-    const record = await this.#client.findOne(
-      "EventLogEntry",
-      [["created_at", "less_than", at]],
-      ["id"],
-      { order: [{ field_name: "id", direction: "desc" }], signal },
+  /** The lowest id above `after` of an event created after `createdAfter` (epoch ms), or null. */
+  async firstCreatedAfter(
+    after: number,
+    createdAfter: number,
+    signal: AbortSignal,
+  ): Promise<number | null> {
+    // Whole seconds, rounded down: an event in the same second counts as created after.
+    const at = new Date(createdAfter).toISOString().replace(/\.\d+Z$/, "Z");
+    return await this.#firstId(
+      [["id", "greater_than", after], ["created_at", "greater_than", at]],
+      "asc",
+      signal,
     );
-    return record?.id ?? null;
   }
 
-  async #edgeId(direction: "asc" | "desc", signal: AbortSignal): Promise<number | null> {
-    const record = await this.#client.findOne("EventLogEntry", [], ["id"], {
+  /** The highest id above `after` and below `below` (null: no bound), or null. */
+  async lastIdBetween(
+    after: number,
+    below: number | null,
+    signal: AbortSignal,
+  ): Promise<number | null> {
+    const filters: Filter[] = [["id", "greater_than", after]];
+    if (below !== null) filters.push(["id", "less_than", below]);
+    return await this.#firstId(filters, "desc", signal);
+  }
+
+  async #firstId(
+    filters: Filter[],
+    direction: "asc" | "desc",
+    signal: AbortSignal,
+  ): Promise<number | null> {
+    const record = await this.#client.findOne("EventLogEntry", filters, ["id"], {
       order: [{ field_name: "id", direction }],
       signal,
     });

@@ -52,7 +52,11 @@ Deno.test("ShotGridEventSource narrows reads by type, wildcard and project, and 
   assert.deepEqual(await narrowed([], null), []);
 
   // Preloaded events are 50 ms apart, the newest created now.
-  const settled = await source.settledId(Date.now() - 100_000, signal);
-  assert.ok(settled !== null && settled > 1900 && settled < 2100, `settled id ${settled}`);
-  assert.equal(await source.settledId(Date.now() - 10 * 3_600_000, signal), null);
+  const recent = await source.firstCreatedAfter(0, Date.now() - 100_000, signal);
+  assert.ok(recent !== null && recent > 1900 && recent < 2100, `first recent id ${recent}`);
+  assert.equal(await source.firstCreatedAfter(3990, 0, signal), 3991);
+  assert.equal(await source.firstCreatedAfter(0, Date.now() + 3_600_000, signal), null);
+  assert.equal(await source.lastIdBetween(0, recent, signal), recent - 1);
+  assert.equal(await source.lastIdBetween(100, null, signal), 4000);
+  assert.equal(await source.lastIdBetween(4000, null, signal), null);
 });

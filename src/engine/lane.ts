@@ -14,12 +14,12 @@
  */
 import type { Logger } from "@logtape/logtape";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import { type Clock, isAbortError, sleep } from "../util/abort.ts";
+import { type Clock, isAbortError, raceSignal, sleep } from "../util/abort.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
 import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
-import type { Narrowing, SettledHorizon } from "./narrowing.ts";
+import { type Narrowing, narrowSpan, type SettledHorizon } from "./narrowing.ts";
 import type { Page, PageSource } from "./page_source.ts";
 import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFileInfo } from "./types.ts";
 
@@ -119,10 +119,11 @@ export class Lane {
   /**
    * Start the loop.
    *
+   * @param together Read nothing before it resolves (the plugins found with this one load).
    * @returns Resolves when the lane has stopped (stop(), or caught up in `once` mode).
    */
-  start(): Promise<void> {
-    this.#run ??= this.#loop();
+  start(together?: Promise<void>): Promise<void> {
+    this.#run ??= this.#loop(together);
     return this.#run;
   }
 
@@ -256,9 +257,10 @@ export class Lane {
     }
   }
 
-  async #loop(): Promise<void> {
+  async #loop(together?: Promise<void>): Promise<void> {
     const { signal, logger, state } = this.#options;
     await this.load();
+    if (together) await raceSignal(together, this.#waitSignal()).catch(() => {});
     // Fixed while the daemon was down: the file differs from the one that failed.
     const pausedHash = state.paused?.hash;
     if (state.status === "paused" && pausedHash && pausedHash !== this.#plugin.hash) {
@@ -329,7 +331,9 @@ export class Lane {
     const signal = this.#waitSignal();
     const narrow = this.#behind && horizon ? narrowing?.() ?? null : null;
     if (narrow) {
-      const upTo = await horizon!.get(signal);
+      const span = narrowSpan(this.#options.batchSize);
+      const blockEnd = (Math.floor(cursor / span) + 1) * span;
+      const upTo = Math.min(await horizon!.get(cursor, signal), blockEnd);
       if (upTo > cursor) return await pages.next(cursor, 0, signal, { upTo, narrowing: narrow });
     }
     return await pages.next(cursor, this.#notBefore, signal);

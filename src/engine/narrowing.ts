@@ -5,18 +5,19 @@
  *
  * Narrowing hides which ids are missing (an absent id may just be of another type), and
  * missing ids are how late commits are found (see backlog.ts). So reads are narrowed only
- * up to the *settled horizon*: the newest event created more than twice `backlog_timeout`
- * ago (at least `backlog_timeout` plus a minute, for clock skew). Every id below it that
- * is still missing is followed by an event older than `backlog_timeout`, which is exactly
- * an id the unnarrowed reader calls "never happened" and does not wait for; so a narrowed
- * read up to the horizon delivers what an unnarrowed one would, less the unwanted events.
- * Above the horizon (the newest minutes, where transactions still commit) every lane reads
- * everything, as without narrowing, and the gap backlog works as before. At the head of
+ * up to the *settled horizon* H: the last event before the first one created within twice
+ * `backlog_timeout` (at least `backlog_timeout` plus a minute, for clock skew). Every event
+ * at or below H is then older than `backlog_timeout`, so every id below H that is still
+ * missing is followed by an old event: exactly an id the unnarrowed reader calls "never
+ * happened" and does not wait for. A narrowed read up to H (or any bound below it) thus
+ * delivers what an unnarrowed one would, less the unwanted events. The horizon is found by
+ * the first *recent* event, not the last old one, so one event with an out-of-order
+ * `created_at` (a backfill, a clock step) only lowers it. Above H, where transactions still
+ * commit, every lane reads everything and the gap backlog works as before. At the head of
  * the log this costs nothing: one request per `fetch_interval` either way.
  *
- * Only a transaction running longer than `backlog_timeout` could break the equivalence
- * (its early event would carry an old `created_at`); the unnarrowed reader would already
- * have given up on such an event, since it waits `backlog_timeout` at most.
+ * An event of a transaction running longer than `backlog_timeout` is missed either way: the
+ * unnarrowed reader waits `backlog_timeout` at most.
  *
  * @module
  */
@@ -133,6 +134,18 @@ export function settledAgeMs(backlogTimeoutMs: number): number {
   return backlogTimeoutMs + Math.max(backlogTimeoutMs, 60_000);
 }
 
+/**
+ * The most ids one narrowed request may span (blocks aligned on multiples of it, so the
+ * prefetched next page of a block is the one asked for): a site scanning for rare types
+ * then never scans more than this per request.
+ *
+ * @param batchSize `max_event_batch_size`.
+ * @returns Ids.
+ */
+export function narrowSpan(batchSize: number): number {
+  return batchSize * 200;
+}
+
 /** Options for {@link SettledHorizon}. */
 export interface SettledHorizonOptions {
   /** Runs the read until it succeeds (see recovery.ts). */
@@ -144,16 +157,21 @@ export interface SettledHorizonOptions {
   readonly reuseMs: number;
 }
 
+interface Answer {
+  /** Lanes with a cursor at or above it may use the answer. */
+  readonly floor: number;
+  readonly promise: Promise<number>;
+  readonly at: number;
+}
+
 /**
- * The settled horizon, shared by every lane: one small request, reused for `reuseMs`.
- * An old answer is still safe to use (the horizon only moves forward), merely less useful.
+ * The settled horizon, shared by every lane: two small requests, reused for `reuseMs`.
+ * An old answer is still safe to use (events only grow older), merely less useful.
  */
 export class SettledHorizon {
   #source: EventSource;
   #options: SettledHorizonOptions;
-  #value = 0;
-  #at = -Infinity;
-  #pending: Promise<number> | null = null;
+  #answer: Answer | null = null;
   #requests = 0;
 
   /**
@@ -171,28 +189,38 @@ export class SettledHorizon {
   }
 
   /**
-   * The id up to which reads may be narrowed (0 when none).
+   * The id up to which a lane at `cursor` may read narrowed (`<= cursor`: not at all).
    *
+   * @param cursor The lane's cursor: the recent event is looked for above it.
    * @param signal Ends the wait (a shared request goes on for the other lanes).
    * @returns An event id.
    */
-  async get(signal: AbortSignal): Promise<number> {
+  async get(cursor: number, signal: AbortSignal): Promise<number> {
     const { clock, reuseMs } = this.#options;
-    if (clock() - this.#at < reuseMs) return this.#value;
-    this.#pending ??= this.#compute().finally(() => this.#pending = null);
-    return await raceSignal(this.#pending, signal);
+    const answer = this.#answer;
+    if (!answer || answer.floor > cursor || clock() - answer.at >= reuseMs) {
+      const at = clock();
+      const promise = this.#compute(cursor, at);
+      this.#answer = { floor: cursor, promise, at };
+      // A failed lookup (only an abort gets here) is not reused.
+      promise.catch(() => {
+        if (this.#answer?.promise === promise) this.#answer = null;
+      });
+    }
+    return await raceSignal(this.#answer!.promise, signal);
   }
 
-  async #compute(): Promise<number> {
-    const at = this.#options.clock();
-    const before = at - this.#options.settledAgeMs;
-    this.#requests++;
-    const id = await this.#options.fetch(
-      "find the newest settled event",
-      (signal) => this.#source.settledId(before, signal),
+  async #compute(floor: number, at: number): Promise<number> {
+    const { fetch, settledAgeMs } = this.#options;
+    this.#requests += 2;
+    const recent = await fetch(
+      "find the first recent event",
+      (signal) => this.#source.firstCreatedAfter(floor, at - settledAgeMs, signal),
     );
-    this.#value = Math.max(this.#value, id ?? 0);
-    this.#at = at;
-    return this.#value;
+    const last = await fetch(
+      "find the settled horizon",
+      (signal) => this.#source.lastIdBetween(floor, recent, signal),
+    );
+    return last ?? floor;
   }
 }

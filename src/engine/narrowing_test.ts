@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import type { Config, PluginSettings } from "../config/types.ts";
 import { seededRandom } from "../sim/synth.ts";
 import { narrowingFilters, planNarrowing, settledAgeMs, SettledHorizon } from "./narrowing.ts";
-import { MemoryLog, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
+import { StateStore } from "../state/state_store.ts";
+import { Engine } from "./engine.ts";
+import { MemoryLog, once, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
 
 const version = "Shotgun_Version_New";
 const note = "Shotgun_Note_New";
@@ -91,11 +93,14 @@ Deno.test("narrowingFilters() selects exact types, wildcard types and projects",
   assert.equal(narrowingFilters({ eventTypes: [], projects: null }), null);
 });
 
-Deno.test("SettledHorizon shares one request between lanes and reuses the answer", async () => {
+Deno.test("SettledHorizon stops before the first recent event and shares its answer", async () => {
   let now = 10 * hour;
   const log = new MemoryLog(() => now);
   log.add(5, { createdAt: now - hour });
+  log.add(1, { createdAt: now - hour, hidden: true });
   log.add(5);
+  // One event with an old created_at after recent ones (a backfill): the horizon ignores it.
+  log.add(1, { createdAt: now - hour });
   const horizon = new SettledHorizon(log, {
     fetch: (_action, fn) => fn(AbortSignal.timeout(1000)),
     clock: () => now,
@@ -103,13 +108,15 @@ Deno.test("SettledHorizon shares one request between lanes and reuses the answer
     reuseMs: 30_000,
   });
   const signal = new AbortController().signal;
-  assert.deepEqual(await Promise.all([horizon.get(signal), horizon.get(signal)]), [5, 5]);
-  assert.equal(horizon.requests, 1);
+  // Id 6 is missing right before the first recent event (7): the horizon is 5, not 6 or 12.
+  assert.deepEqual(await Promise.all([horizon.get(0, signal), horizon.get(3, signal)]), [5, 5]);
+  assert.equal(horizon.requests, 2);
+  assert.equal(await horizon.get(2, signal), 5);
+  assert.equal(horizon.requests, 2);
+  // A lane below the answer's floor asks again, and so does anyone once it is old.
   now += 10 * 60_000;
-  assert.equal(await horizon.get(signal), 10);
-  assert.equal(horizon.requests, 2);
-  assert.equal(await horizon.get(signal), 10);
-  assert.equal(horizon.requests, 2);
+  assert.equal(await horizon.get(0, signal), 12);
+  assert.equal(horizon.requests, 4);
 });
 
 Deno.test("Engine reads a lagging plugin's settled events narrowed, and recent ones whole", async () => {
@@ -131,8 +138,8 @@ Deno.test("Engine reads a lagging plugin's settled events narrowed, and recent o
     assert.deepEqual(a.seen, wanted);
     // One narrowed read of the 400 settled events (40 wanted fit one page of 50).
     assert.deepEqual(log.narrowedReads, [[0, 400]]);
-    // The horizon, the narrowed page, one whole page of the 30 recent events; not 9 pages.
-    assert.equal(log.requests, 3);
+    // The horizon (2), the narrowed page, one whole page of the 30 recent events: not 9 pages.
+    assert.equal(log.requests, 4);
   });
 });
 
@@ -246,5 +253,75 @@ Deno.test("Engine gives a plugin limited to projects only their events, from eve
     const store = await runOnce(config, log, hosts);
     assert.deepEqual(a.seen, [...expected, late]);
     assert.equal(store.doc.plugins.get("a")!.backlog.size, 0);
+  });
+});
+
+Deno.test("Engine does not narrow past young gaps when an old created_at follows them", async () => {
+  await withDir(async (dir) => {
+    const log = new MemoryLog();
+    log.add(100, { createdAt: Date.now() - hour, type: version });
+    log.add(5, { type: version });
+    const [late] = log.add(1, { hidden: true, type: version });
+    log.add(4, { type: version });
+    log.add(1, { createdAt: Date.now() - hour, type: version });
+    const a = host("a", [version]);
+    const config = testConfig(`${dir}/state.json`);
+    const store = await runOnce(config, log, new Map([["a", a]]));
+    assert.deepEqual(log.narrowedReads, [[0, 100], [50, 100]]);
+    assert.deepEqual([...store.doc.plugins.get("a")!.backlog.keys()], [late]);
+    log.commit(late!);
+    await runOnce(config, log, new Map([["a", a]]));
+    assert.deepEqual(a.seen.at(-1), late);
+    assert.equal(a.seen.length, 111);
+  });
+});
+
+Deno.test("Engine narrows in blocks of ids, so no request spans more than 200 pages' worth", async () => {
+  await withDir(async (dir) => {
+    const log = new MemoryLog();
+    log.add(25_000, { createdAt: Date.now() - hour });
+    const [wanted] = log.add(1, { createdAt: Date.now() - hour, type: version });
+    const a = host("a", [version]);
+    await runOnce(testConfig(`${dir}/state.json`), log, new Map([["a", a]]));
+    assert.deepEqual(a.seen, [wanted]);
+    // Batches of 50: blocks of 10,000 ids.
+    assert.deepEqual(log.narrowedReads, [[0, 10_000], [10_000, 20_000], [20_000, 25_001]]);
+  });
+});
+
+Deno.test("Engine does not let a plugin slow to load hold the others back for long", async () => {
+  await withDir(async (dir) => {
+    const log = new MemoryLog();
+    log.add(20);
+    const a = host("a", null);
+    const slow = Promise.withResolvers<RecordingHost>();
+    const config = testConfig(`${dir}/state.json`);
+    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const engine = new Engine({
+      config,
+      source: log,
+      store,
+      startHost: (p) => p.name === "a" ? Promise.resolve(a) : slow.promise,
+      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }, {
+        name: "b",
+        file: "/b.ts",
+        hash: "1",
+      }]),
+      startTogetherMs: 50,
+    });
+    const controller = new AbortController();
+    const running = engine.run(controller.signal);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (a.seen.length < 20 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    } finally {
+      slow.resolve(host("b", null));
+      controller.abort();
+      await running;
+      await store.close();
+    }
+    assert.equal(a.seen.length, 20);
   });
 });

@@ -13,7 +13,6 @@
  */
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { type Clock, raceSignal, type Sleep } from "../util/abort.ts";
-import { narrowingKey } from "./narrowing.ts";
 import type { EventSource, NarrowRead } from "./types.ts";
 
 /** One page of the event log. */
@@ -166,5 +165,5 @@ export class PageSource {
 }
 
 function keyOf(after: number, narrow?: NarrowRead): string {
-  return narrow ? `${after}<=${narrow.upTo} ${narrowingKey(narrow.narrowing)}` : String(after);
+  return narrow ? JSON.stringify([after, narrow.upTo, narrow.narrowing]) : String(after);
 }

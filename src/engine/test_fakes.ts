@@ -69,11 +69,16 @@ export class MemoryLog implements EventSource {
       .sort((a, b) => a.id - b.id);
     return Promise.resolve(events.slice(0, limit));
   }
-  settledId(before: number): Promise<number | null> {
+  firstCreatedAfter(after: number, createdAfter: number): Promise<number | null> {
     this.requests++;
     const ids = [...this.#visible.values()]
-      .filter((e) => Date.parse(e.created_at) < before)
+      .filter((e) => e.id > after && Date.parse(e.created_at) > createdAfter)
       .map((e) => e.id);
+    return Promise.resolve(ids.length ? Math.min(...ids) : null);
+  }
+  lastIdBetween(after: number, below: number | null): Promise<number | null> {
+    this.requests++;
+    const ids = [...this.#visible.keys()].filter((id) => id > after && id < (below ?? Infinity));
     return Promise.resolve(ids.length ? Math.max(...ids) : null);
   }
   byIds(ids: readonly number[]): Promise<ShotGridEvent[]> {

@@ -27,8 +27,14 @@ export interface EventSource {
   newestId(signal: AbortSignal): Promise<number | null>;
   /** The oldest event id, or null on an empty site. */
   oldestId(signal: AbortSignal): Promise<number | null>;
-  /** The newest event id created before `before` (epoch ms), or null when none is. */
-  settledId(before: number, signal: AbortSignal): Promise<number | null>;
+  /** The lowest id above `after` of an event created after `createdAfter` (epoch ms), or null. */
+  firstCreatedAfter(
+    after: number,
+    createdAfter: number,
+    signal: AbortSignal,
+  ): Promise<number | null>;
+  /** The highest id above `after` and below `below` (null: no bound), or null. */
+  lastIdBetween(after: number, below: number | null, signal: AbortSignal): Promise<number | null>;
 }
 
 /** One failure of a callback, as the plugin host reports it. */
