@@ -6,7 +6,7 @@
 import type { ShotGridClient } from "../shotgrid/client.ts";
 import { eventFields, type Filter, type ShotGridEvent } from "../shotgrid/types.ts";
 import { narrowingFilters } from "./narrowing.ts";
-import type { EventSource, NarrowRead } from "./types.ts";
+import type { EventSource, IdRange, NarrowRead } from "./types.ts";
 
 /** Reads EventLogEntry rows through a {@link ShotGridClient}. */
 export class ShotGridEventSource implements EventSource {
@@ -61,30 +61,30 @@ export class ShotGridEventSource implements EventSource {
     return this.#firstId([], "asc", signal);
   }
 
-  /** The lowest id above `after` of an event created after `createdAfter` (epoch ms), or null. */
+  /** The lowest id in `range` of an event created after `time` (whole seconds). */
   async firstCreatedAfter(
-    after: number,
-    createdAfter: number,
+    range: IdRange,
+    time: number,
     signal: AbortSignal,
   ): Promise<number | null> {
-    // Whole seconds, rounded down: an event in the same second counts as created after.
-    const at = new Date(createdAfter).toISOString().replace(/\.\d+Z$/, "Z");
     return await this.#firstId(
-      [["id", "greater_than", after], ["created_at", "greater_than", at]],
+      [...idFilters(range), ["created_at", "greater_than", isoSecond(time)]],
       "asc",
       signal,
     );
   }
 
-  /** The highest id above `after` and below `below` (null: no bound), or null. */
-  async lastIdBetween(
-    after: number,
-    below: number | null,
+  /** The highest id in `range` of an event created before `time` (whole seconds). */
+  async lastCreatedBefore(
+    range: IdRange,
+    time: number,
     signal: AbortSignal,
   ): Promise<number | null> {
-    const filters: Filter[] = [["id", "greater_than", after]];
-    if (below !== null) filters.push(["id", "less_than", below]);
-    return await this.#firstId(filters, "desc", signal);
+    return await this.#firstId(
+      [...idFilters(range), ["created_at", "less_than", isoSecond(time)]],
+      "desc",
+      signal,
+    );
   }
 
   async #firstId(
@@ -98,4 +98,13 @@ export class ShotGridEventSource implements EventSource {
     });
     return record?.id ?? null;
   }
+}
+
+function idFilters(range: IdRange): Filter[] {
+  return [["id", "greater_than", range.after], ["id", "less_than", range.upTo + 1]];
+}
+
+// ShotGrid's dates are whole seconds.
+function isoSecond(time: number): string {
+  return new Date(time).toISOString().replace(/\.\d+Z$/, "Z");
 }

@@ -3,6 +3,9 @@ import { ShotGridClient } from "../shotgrid/client.ts";
 import { startSimulator } from "../sim/mod.ts";
 import { ShotGridEventSource } from "./event_source.ts";
 
+const range = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
 Deno.test("ShotGridEventSource reads pages, ids and the edges of a site's event log", async () => {
   await using sim = await startSimulator({ port: 0, preload: 400, quiet: true });
   await using client = new ShotGridClient({
@@ -51,12 +54,20 @@ Deno.test("ShotGridEventSource narrows reads by type, wildcard and project, and 
   assert.deepEqual(ids(await narrowed(null, [project])), ids(ofProject));
   assert.deepEqual(await narrowed([], null), []);
 
-  // Preloaded events are 50 ms apart, the newest created now.
-  const recent = await source.firstCreatedAfter(0, Date.now() - 100_000, signal);
-  assert.ok(recent !== null && recent > 1900 && recent < 2100, `first recent id ${recent}`);
-  assert.equal(await source.firstCreatedAfter(3990, 0, signal), 3991);
-  assert.equal(await source.firstCreatedAfter(0, Date.now() + 3_600_000, signal), null);
-  assert.equal(await source.lastIdBetween(0, recent, signal), recent - 1);
-  assert.equal(await source.lastIdBetween(100, null, signal), 4000);
-  assert.equal(await source.lastIdBetween(4000, null, signal), null);
+  // Preloaded events are 50 ms apart; dates compare in whole seconds, as ShotGrid stores
+  // them, and a time 700 ms into a second is rounded down to it.
+  const createdAt = (id: number) => Math.floor(sim.store.events.get(id)!.created_at / 1000) * 1000;
+  const second = Math.floor(createdAt(2000) / 1000) * 1000;
+  const time = second + 700;
+  const every = range(1, 4000);
+  const firstAfter = every.find((id) => createdAt(id) > second)!;
+  const lastBefore = every.findLast((id) => createdAt(id) < second)!;
+  assert.ok(every.some((id) => createdAt(id) === second), "events in the second itself");
+  const whole = { after: 0, upTo: 4000 };
+  assert.equal(await source.firstCreatedAfter(whole, time, signal), firstAfter);
+  assert.equal(await source.lastCreatedBefore(whole, time, signal), lastBefore);
+  assert.equal(await source.firstCreatedAfter({ after: 3990, upTo: 4000 }, 0, signal), 3991);
+  assert.equal(await source.firstCreatedAfter({ after: 0, upTo: 1000 }, time, signal), null);
+  assert.equal(await source.lastCreatedBefore({ after: 0, upTo: 1000 }, time, signal), 1000);
+  assert.equal(await source.lastCreatedBefore({ after: 10, upTo: 4000 }, 0, signal), null);
 });

@@ -182,7 +182,8 @@ export class Lane {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#interrupt();
-    await this.#run;
+    // A lane that failed (its plugin could not even be started) has stopped too.
+    await this.#run?.catch(() => {});
   }
 
   /** Close the host (terminates its worker), now or as soon as a load under way ends. */
@@ -333,7 +334,7 @@ export class Lane {
     if (narrow) {
       const span = narrowSpan(this.#options.batchSize);
       const blockEnd = (Math.floor(cursor / span) + 1) * span;
-      const upTo = Math.min(await horizon!.get(cursor, signal), blockEnd);
+      const upTo = await horizon!.get(cursor, blockEnd, signal);
       if (upTo > cursor) return await pages.next(cursor, 0, signal, { upTo, narrowing: narrow });
     }
     return await pages.next(cursor, this.#notBefore, signal);

@@ -5,16 +5,19 @@
  *
  * Narrowing hides which ids are missing (an absent id may just be of another type), and
  * missing ids are how late commits are found (see backlog.ts). So reads are narrowed only
- * up to the *settled horizon* H: the last event before the first one created within twice
- * `backlog_timeout` (at least `backlog_timeout` plus a minute, for clock skew). Every event
- * at or below H is then older than `backlog_timeout`, so every id below H that is still
- * missing is followed by an old event: exactly an id the unnarrowed reader calls "never
- * happened" and does not wait for. A narrowed read up to H (or any bound below it) thus
- * delivers what an unnarrowed one would, less the unwanted events. The horizon is found by
- * the first *recent* event, not the last old one, so one event with an out-of-order
- * `created_at` (a backfill, a clock step) only lowers it. Above H, where transactions still
- * commit, every lane reads everything and the gap backlog works as before. At the head of
- * the log this costs nothing: one request per `fetch_interval` either way.
+ * up to the *settled horizon* H: the last settled event before the first event created
+ * within twice `backlog_timeout` (at least `backlog_timeout` plus a minute, for clock
+ * skew), both looked for within the lane's block of ids. Every event at or below H is
+ * then older than `backlog_timeout`, so every id below H that is still missing is
+ * followed by an old event: exactly an id the unnarrowed reader calls "never happened"
+ * and does not wait for. A narrowed read up to H (or any bound below it) thus delivers
+ * what an unnarrowed one would, less the unwanted events. The horizon is found from the
+ * first *recent* event, not the last old one, so an event with an out-of-order
+ * `created_at` (a backfill, a clock step) only lowers it; and H must itself be settled,
+ * so an event committed between the two lookups cannot become it. Above H, where
+ * transactions still commit, every lane reads everything and the gap backlog works as
+ * before. At the head of the log this costs nothing: one request per `fetch_interval`
+ * either way.
  *
  * An event of a transaction running longer than `backlog_timeout` is missed either way: the
  * unnarrowed reader waits `backlog_timeout` at most.
@@ -153,25 +156,32 @@ export interface SettledHorizonOptions {
   readonly clock: Clock;
   /** See {@link settledAgeMs}. */
   readonly settledAgeMs: number;
-  /** How long an answer is reused (it only grows more cautious with age). */
+  /** How long an answer is reused after its lookup finished. */
   readonly reuseMs: number;
 }
 
+/** What a lookup found for the ids of one block above `from`. */
 interface Answer {
-  /** Lanes with a cursor at or above it may use the answer. */
-  readonly floor: number;
-  readonly promise: Promise<number>;
+  readonly from: number;
+  readonly blockEnd: number;
+  /** Read narrowed up to here (`<= from`: not at all). */
+  readonly upTo: number;
+  /** When the lookup finished (epoch ms). */
   readonly at: number;
 }
 
 /**
- * The settled horizon, shared by every lane: two small requests, reused for `reuseMs`.
- * An old answer is still safe to use (events only grow older), merely less useful.
+ * Where a lane may stop reading narrowed: the horizon within its block of ids. One lookup
+ * per block and cursor, shared by lanes at that cursor (and reused by lanes further on in
+ * the block) for `reuseMs`. An old answer is still safe (events only grow older), merely
+ * less useful. Lookups are bounded by the block, so they never scan more than it, and a
+ * lane only ever waits for a lookup of its own cursor.
  */
 export class SettledHorizon {
   #source: EventSource;
   #options: SettledHorizonOptions;
-  #answer: Answer | null = null;
+  #answers: Answer[] = [];
+  #pending = new Map<number, Promise<number>>();
   #requests = 0;
 
   /**
@@ -191,36 +201,52 @@ export class SettledHorizon {
   /**
    * The id up to which a lane at `cursor` may read narrowed (`<= cursor`: not at all).
    *
-   * @param cursor The lane's cursor: the recent event is looked for above it.
-   * @param signal Ends the wait (a shared request goes on for the other lanes).
-   * @returns An event id.
+   * @param cursor The lane's cursor.
+   * @param blockEnd The end of its block of ids (see {@link narrowSpan}).
+   * @param signal Ends the wait (the lookup goes on for lanes at the same cursor).
+   * @returns An event id, at most `blockEnd`.
    */
-  async get(cursor: number, signal: AbortSignal): Promise<number> {
-    const { clock, reuseMs } = this.#options;
-    const answer = this.#answer;
-    if (!answer || answer.floor > cursor || clock() - answer.at >= reuseMs) {
-      const at = clock();
-      const promise = this.#compute(cursor, at);
-      this.#answer = { floor: cursor, promise, at };
-      // A failed lookup (only an abort gets here) is not reused.
-      promise.catch(() => {
-        if (this.#answer?.promise === promise) this.#answer = null;
-      });
+  async get(cursor: number, blockEnd: number, signal: AbortSignal): Promise<number> {
+    const now = this.#options.clock();
+    let best: Answer | null = null;
+    for (const answer of this.#answers) {
+      const usable = answer.blockEnd === blockEnd && answer.from <= cursor &&
+        now - answer.at < this.#options.reuseMs;
+      if (usable && (!best || answer.upTo > best.upTo)) best = answer;
     }
-    return await raceSignal(this.#answer!.promise, signal);
+    if (best) return best.upTo;
+    let pending = this.#pending.get(cursor);
+    if (!pending) {
+      pending = this.#lookUp(cursor, blockEnd);
+      this.#pending.set(cursor, pending);
+      const done = () => this.#pending.delete(cursor);
+      pending.then(done, done);
+    }
+    return await raceSignal(pending, signal);
   }
 
-  async #compute(floor: number, at: number): Promise<number> {
-    const { fetch, settledAgeMs } = this.#options;
-    this.#requests += 2;
+  async #lookUp(from: number, blockEnd: number): Promise<number> {
+    const { fetch, settledAgeMs, clock } = this.#options;
+    const settled = clock() - settledAgeMs;
+    this.#requests++;
     const recent = await fetch(
       "find the first recent event",
-      (signal) => this.#source.firstCreatedAfter(floor, at - settledAgeMs, signal),
+      (signal) => this.#source.firstCreatedAfter({ after: from, upTo: blockEnd }, settled, signal),
     );
-    const last = await fetch(
-      "find the settled horizon",
-      (signal) => this.#source.lastIdBetween(floor, recent, signal),
-    );
-    return last ?? floor;
+    // The last *settled* event below it: an event committed since the first lookup, with
+    // ids still missing below it, cannot become the horizon.
+    const upTo = recent === null ? blockEnd : recent - 1;
+    let last: number | null = null;
+    if (upTo > from) {
+      this.#requests++;
+      last = await fetch(
+        "find the settled horizon",
+        (signal) => this.#source.lastCreatedBefore({ after: from, upTo }, settled, signal),
+      );
+    }
+    const answer = { from, blockEnd, upTo: last ?? from, at: clock() };
+    this.#answers.push(answer);
+    if (this.#answers.length > 64) this.#answers.shift();
+    return answer.upTo;
   }
 }

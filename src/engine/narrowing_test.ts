@@ -93,30 +93,71 @@ Deno.test("narrowingFilters() selects exact types, wildcard types and projects",
   assert.equal(narrowingFilters({ eventTypes: [], projects: null }), null);
 });
 
-Deno.test("SettledHorizon stops before the first recent event and shares its answer", async () => {
-  let now = 10 * hour;
+function horizonOver(log: MemoryLog, clock: () => number): SettledHorizon {
+  return new SettledHorizon(log, {
+    fetch: (_action, fn) => fn(AbortSignal.timeout(5000)),
+    clock,
+    settledAgeMs: settledAgeMs(60_000),
+    reuseMs: 30_000,
+  });
+}
+
+Deno.test("SettledHorizon stops before the first recent event, at a settled one", async () => {
+  const now = 10 * hour;
   const log = new MemoryLog(() => now);
   log.add(5, { createdAt: now - hour });
   log.add(1, { createdAt: now - hour, hidden: true });
   log.add(5);
-  // One event with an old created_at after recent ones (a backfill): the horizon ignores it.
+  // An event with an old created_at after recent ones (a backfill) does not count.
   log.add(1, { createdAt: now - hour });
-  const horizon = new SettledHorizon(log, {
-    fetch: (_action, fn) => fn(AbortSignal.timeout(1000)),
-    clock: () => now,
-    settledAgeMs: settledAgeMs(60_000),
-    reuseMs: 30_000,
-  });
+  const horizon = horizonOver(log, () => now);
   const signal = new AbortController().signal;
   // Id 6 is missing right before the first recent event (7): the horizon is 5, not 6 or 12.
-  assert.deepEqual(await Promise.all([horizon.get(0, signal), horizon.get(3, signal)]), [5, 5]);
-  assert.equal(horizon.requests, 2);
-  assert.equal(await horizon.get(2, signal), 5);
-  assert.equal(horizon.requests, 2);
-  // A lane below the answer's floor asks again, and so does anyone once it is old.
-  now += 10 * 60_000;
-  assert.equal(await horizon.get(0, signal), 12);
-  assert.equal(horizon.requests, 4);
+  assert.equal(await horizon.get(0, 10_000, signal), 5);
+  // Within its block only: the lookups never look past it.
+  assert.equal(await horizonOver(log, () => now).get(0, 3, signal), 3);
+});
+
+Deno.test("SettledHorizon never ends on an event committed between its two lookups", async () => {
+  const now = 10 * hour;
+  const log = new MemoryLog(() => now);
+  log.add(98, { createdAt: now - hour });
+  const [pending] = log.add(1, { hidden: true });
+  const [committing] = log.add(1, { hidden: true });
+  log.add(1);
+  // The first lookup finds 101 recent; then 100 commits, with 99 still missing below it.
+  log.beforeLookup = (kind) => {
+    if (kind === "last") log.commit(committing!);
+  };
+  assert.equal(await horizonOver(log, () => now).get(0, 10_000, new AbortController().signal), 98);
+  assert.ok(log.hidden.has(pending!));
+});
+
+Deno.test("SettledHorizon makes one lookup per cursor at a time and reuses it along the block", async () => {
+  let now = 10 * hour;
+  const log = new MemoryLog(() => now);
+  log.add(50, { createdAt: now - hour });
+  log.add(5);
+  const release = Promise.withResolvers<void>();
+  let lookups = 0;
+  log.beforeLookup = async (kind) => {
+    if (kind === "first") lookups++;
+    await release.promise;
+  };
+  const horizon = horizonOver(log, () => now);
+  const signal = new AbortController().signal;
+  const first = horizon.get(0, 10_000, signal);
+  now += 60_000;
+  const second = horizon.get(0, 10_000, signal);
+  release.resolve();
+  assert.deepEqual(await Promise.all([first, second]), [50, 50]);
+  assert.equal(lookups, 1);
+  // A lane further on in the block reuses the answer; one below it, or later, asks again.
+  assert.equal(await horizon.get(20, 10_000, signal), 50);
+  assert.equal(lookups, 1);
+  now += 30_000;
+  assert.equal(await horizon.get(20, 10_000, signal), 50);
+  assert.equal(lookups, 2);
 });
 
 Deno.test("Engine reads a lagging plugin's settled events narrowed, and recent ones whole", async () => {
@@ -323,5 +364,51 @@ Deno.test("Engine does not let a plugin slow to load hold the others back for lo
       await store.close();
     }
     assert.equal(a.seen.length, 20);
+  });
+});
+
+Deno.test("Engine does not make a lane at the head wait for another lane's horizon lookup", async () => {
+  await withDir(async (dir) => {
+    const log = new MemoryLog();
+    log.add(100, { createdAt: Date.now() - hour, type: version });
+    const stuck = Promise.withResolvers<void>();
+    // Lookups from the oldest event never answer (an overloaded site).
+    log.beforeLookup = (_kind, range) => range.after === 0 ? stuck.promise : undefined;
+    const a = host("a", [version]);
+    const b = host("b", [version]);
+    const config = withSettings(testConfig(`${dir}/state.json`, { startAt: "latest" }), {
+      a: { startAt: "oldest" },
+    });
+    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const engine = new Engine({
+      config,
+      source: log,
+      store,
+      startHost: (p) => Promise.resolve(p.name === "a" ? a : b),
+      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }, {
+        name: "b",
+        file: "/b.ts",
+        hash: "1",
+      }]),
+    });
+    const controller = new AbortController();
+    const running = engine.run(controller.signal);
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!store.doc.plugins.has("b") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const added = log.add(10, { type: version });
+      while (b.seen.length < 10 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.deepEqual(b.seen, added);
+      assert.deepEqual(a.seen, []);
+    } finally {
+      controller.abort();
+      stuck.resolve();
+      await running;
+      await store.close();
+    }
   });
 });

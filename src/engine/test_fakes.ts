@@ -13,6 +13,7 @@ import type {
   DeliveryHost,
   DeliveryReport,
   EventSource,
+  IdRange,
   NarrowRead,
   PluginFileInfo,
 } from "./types.ts";
@@ -69,17 +70,24 @@ export class MemoryLog implements EventSource {
       .sort((a, b) => a.id - b.id);
     return Promise.resolve(events.slice(0, limit));
   }
-  firstCreatedAfter(after: number, createdAfter: number): Promise<number | null> {
+  /** Called before each horizon lookup (to commit events between two of them). */
+  beforeLookup: (kind: "first" | "last", range: IdRange) => void | Promise<void> = () => {};
+  async firstCreatedAfter(range: IdRange, time: number): Promise<number | null> {
+    await this.beforeLookup("first", range);
     this.requests++;
-    const ids = [...this.#visible.values()]
-      .filter((e) => e.id > after && Date.parse(e.created_at) > createdAfter)
-      .map((e) => e.id);
-    return Promise.resolve(ids.length ? Math.min(...ids) : null);
+    const ids = this.#idsIn(range, (created) => created > time);
+    return ids.length ? Math.min(...ids) : null;
   }
-  lastIdBetween(after: number, below: number | null): Promise<number | null> {
+  async lastCreatedBefore(range: IdRange, time: number): Promise<number | null> {
+    await this.beforeLookup("last", range);
     this.requests++;
-    const ids = [...this.#visible.keys()].filter((id) => id > after && id < (below ?? Infinity));
-    return Promise.resolve(ids.length ? Math.max(...ids) : null);
+    const ids = this.#idsIn(range, (created) => created < time);
+    return ids.length ? Math.max(...ids) : null;
+  }
+  #idsIn(range: IdRange, when: (createdAt: number) => boolean): number[] {
+    return [...this.#visible.values()]
+      .filter((e) => e.id > range.after && e.id <= range.upTo && when(Date.parse(e.created_at)))
+      .map((e) => e.id);
   }
   byIds(ids: readonly number[]): Promise<ShotGridEvent[]> {
     this.requests++;

@@ -6,6 +6,12 @@
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import type { Narrowing } from "./narrowing.ts";
 
+/** The ids `after < id <= upTo`. */
+export interface IdRange {
+  readonly after: number;
+  readonly upTo: number;
+}
+
 /** A narrowed read: only the events of `narrowing`, and none above `upTo`. */
 export interface NarrowRead {
   readonly upTo: number;
@@ -27,14 +33,14 @@ export interface EventSource {
   newestId(signal: AbortSignal): Promise<number | null>;
   /** The oldest event id, or null on an empty site. */
   oldestId(signal: AbortSignal): Promise<number | null>;
-  /** The lowest id above `after` of an event created after `createdAfter` (epoch ms), or null. */
-  firstCreatedAfter(
-    after: number,
-    createdAfter: number,
-    signal: AbortSignal,
-  ): Promise<number | null>;
-  /** The highest id above `after` and below `below` (null: no bound), or null. */
-  lastIdBetween(after: number, below: number | null, signal: AbortSignal): Promise<number | null>;
+  /**
+   * The lowest id in `range` of an event created after `time` (epoch ms, rounded down to
+   * whole seconds, as ShotGrid stores dates: an event in that second is neither after nor
+   * before it), or null.
+   */
+  firstCreatedAfter(range: IdRange, time: number, signal: AbortSignal): Promise<number | null>;
+  /** The highest id in `range` of an event created before `time` (rounded down), or null. */
+  lastCreatedBefore(range: IdRange, time: number, signal: AbortSignal): Promise<number | null>;
 }
 
 /** One failure of a callback, as the plugin host reports it. */
