@@ -99,6 +99,8 @@ export class Engine {
         if (last && last.id > this.#newestSeen) this.#newestSeen = last.id;
         return events as never;
       },
+      // Once: a lane whose narrowed read fails reads whole pages instead.
+      fetchNarrowed: (_action, fn) => fn(this.#abort.signal),
       clock: this.#clock,
       sleep: this.#sleep,
       exclude: (event) => isIgnored(event, ignored),
@@ -110,10 +112,15 @@ export class Engine {
     });
     if (daemon.narrowReads) {
       this.#horizon = new SettledHorizon(options.source, {
-        fetch,
+        signal: this.#abort.signal,
         clock: this.#clock,
         settledAgeMs: settledAgeMs(daemon.backlogTimeoutMs),
         reuseMs: Math.max(daemon.fetchIntervalMs, 30_000),
+        onError: (error) =>
+          this.#logger.warn(
+            "Cannot find the settled horizon ({error}); reading whole pages until the next look",
+            { error: String(error) },
+          ),
       });
     }
   }

@@ -77,6 +77,8 @@ export class Lane {
   /** Behind the head, as far as the lane knows: worth asking whether to read narrowed. */
   #behind = true;
   #notBefore = 0;
+  /** Narrowed reads failed: whole pages until then (epoch ms). */
+  #narrowAfter = 0;
   #nextBacklogCheck = 0;
   #run: Promise<void> | null = null;
   #loaded: Promise<void> | null = null;
@@ -330,12 +332,24 @@ export class Lane {
   async #nextPage(cursor: number): Promise<Page> {
     const { pages, horizon, narrowing } = this.#options;
     const signal = this.#waitSignal();
-    const narrow = this.#behind && horizon ? narrowing?.() ?? null : null;
+    const { clock, logger } = this.#options;
+    const wanted = this.#behind && horizon && clock() >= this.#narrowAfter;
+    const narrow = wanted ? narrowing?.() ?? null : null;
     if (narrow) {
       const span = narrowSpan(this.#options.batchSize);
       const blockEnd = (Math.floor(cursor / span) + 1) * span;
       const upTo = await horizon!.get(cursor, blockEnd, signal);
-      if (upTo > cursor) return await pages.next(cursor, 0, signal, { upTo, narrowing: narrow });
+      try {
+        if (upTo > cursor) return await pages.next(cursor, 0, signal, { upTo, narrowing: narrow });
+      } catch (error) {
+        if (signal.aborted) throw error;
+        // Narrowing only saves reads: fall back to whole pages rather than retry it.
+        this.#narrowAfter = clock() + narrowRetryMs;
+        logger.warn(
+          "Plugin {plugin}: a narrowed read failed ({error}); reading whole pages for {minutes} min",
+          { plugin: this.name, error: String(error), minutes: narrowRetryMs / 60_000 },
+        );
+      }
     }
     return await pages.next(cursor, this.#notBefore, signal);
   }
@@ -495,6 +509,9 @@ export class Lane {
     );
   }
 }
+
+/** How long a lane reads whole pages after a narrowed read failed. */
+const narrowRetryMs = 5 * 60_000;
 
 const emptyReport: DeliveryReport = {
   done: 0,

@@ -151,13 +151,15 @@ export function narrowSpan(batchSize: number): number {
 
 /** Options for {@link SettledHorizon}. */
 export interface SettledHorizonOptions {
-  /** Runs the read until it succeeds (see recovery.ts). */
-  readonly fetch: <T>(action: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+  /** Ends lookups (the daemon stops). */
+  readonly signal: AbortSignal;
   readonly clock: Clock;
   /** See {@link settledAgeMs}. */
   readonly settledAgeMs: number;
-  /** How long an answer is reused after its lookup finished. */
+  /** How long an answer is used before a fresh one is looked up. */
   readonly reuseMs: number;
+  /** Gets failed lookups (the lanes then read whole pages until the next one). */
+  readonly onError: (error: unknown) => void;
 }
 
 /** What a lookup found for the ids of one block above `from`. */
@@ -170,23 +172,33 @@ interface Answer {
   readonly at: number;
 }
 
+interface Lookup {
+  readonly from: number;
+  readonly blockEnd: number;
+  readonly promise: Promise<Answer>;
+}
+
 /**
- * Where a lane may stop reading narrowed: the horizon within its block of ids. One lookup
- * per block and cursor, shared by lanes at that cursor (and reused by lanes further on in
- * the block) for `reuseMs`. An old answer is still safe (events only grow older), merely
- * less useful. Lookups are bounded by the block, so they never scan more than it, and a
- * lane only ever waits for a lookup of its own cursor.
+ * Where a lane may stop reading narrowed: the horizon within its block of ids.
+ *
+ * Lookups are bounded by the block, so they never scan more than it, and each is tried
+ * once: narrowing only saves reads, so a failed lookup (a site refusing a filter, a scan
+ * timing out) means whole pages until the next one, never a lane stuck retrying. Lanes
+ * in a block use an answer found from at or below their cursor. An old answer is still
+ * safe (events only grow older), so once it is `reuseMs` old it is still served while a
+ * fresh one is looked up in the background: a lane waits only when there is no answer
+ * for it yet, and then only for a lookup from its own cursor.
  */
 export class SettledHorizon {
   #source: EventSource;
   #options: SettledHorizonOptions;
   #answers: Answer[] = [];
-  #pending = new Map<number, Promise<number>>();
+  #lookups: Lookup[] = [];
   #requests = 0;
 
   /**
    * @param source Where events come from.
-   * @param options Fetch wrapper, clock, ages.
+   * @param options Abort signal, clock, ages, error sink.
    */
   constructor(source: EventSource, options: SettledHorizonOptions) {
     this.#source = source;
@@ -203,50 +215,66 @@ export class SettledHorizon {
    *
    * @param cursor The lane's cursor.
    * @param blockEnd The end of its block of ids (see {@link narrowSpan}).
-   * @param signal Ends the wait (the lookup goes on for lanes at the same cursor).
+   * @param signal Ends the wait (the lookup goes on for other lanes).
    * @returns An event id, at most `blockEnd`.
    */
   async get(cursor: number, blockEnd: number, signal: AbortSignal): Promise<number> {
-    const now = this.#options.clock();
+    const covers = (a: { from: number; blockEnd: number }) =>
+      a.blockEnd === blockEnd && a.from <= cursor;
     let best: Answer | null = null;
     for (const answer of this.#answers) {
-      const usable = answer.blockEnd === blockEnd && answer.from <= cursor &&
-        now - answer.at < this.#options.reuseMs;
-      if (usable && (!best || answer.upTo > best.upTo)) best = answer;
+      if (covers(answer) && (!best || answer.at > best.at)) best = answer;
     }
-    if (best) return best.upTo;
-    let pending = this.#pending.get(cursor);
-    if (!pending) {
-      pending = this.#lookUp(cursor, blockEnd);
-      this.#pending.set(cursor, pending);
-      const done = () => this.#pending.delete(cursor);
-      pending.then(done, done);
+    if (best) {
+      const old = this.#options.clock() - best.at >= this.#options.reuseMs;
+      if (old && !this.#lookups.some(covers)) this.#lookUp(cursor, blockEnd);
+      return best.upTo;
     }
-    return await raceSignal(pending, signal);
+    // Without an answer, a lane waits only for a lookup from its own cursor: never for one
+    // a lane far behind it started (that may scan a whole block).
+    const own = this.#lookups.find((l) => l.blockEnd === blockEnd && l.from === cursor) ??
+      this.#lookUp(cursor, blockEnd);
+    return (await raceSignal(own.promise, signal)).upTo;
   }
 
-  async #lookUp(from: number, blockEnd: number): Promise<number> {
-    const { fetch, settledAgeMs, clock } = this.#options;
+  #lookUp(from: number, blockEnd: number): Lookup {
+    const lookup = { from, blockEnd, promise: this.#find(from, blockEnd) };
+    this.#lookups.push(lookup);
+    lookup.promise.then((answer) => {
+      this.#answers = this.#answers.filter((a) => !(a.blockEnd === blockEnd && a.from === from));
+      this.#answers.push(answer);
+      if (this.#answers.length > 64) this.#answers.shift();
+    }, () => {}).finally(() => this.#lookups = this.#lookups.filter((l) => l !== lookup));
+    return lookup;
+  }
+
+  async #find(from: number, blockEnd: number): Promise<Answer> {
+    const { settledAgeMs, clock, signal } = this.#options;
     const settled = clock() - settledAgeMs;
-    this.#requests++;
-    const recent = await fetch(
-      "find the first recent event",
-      (signal) => this.#source.firstCreatedAfter({ after: from, upTo: blockEnd }, settled, signal),
-    );
-    // The last *settled* event below it: an event committed since the first lookup, with
-    // ids still missing below it, cannot become the horizon.
-    const upTo = recent === null ? blockEnd : recent - 1;
-    let last: number | null = null;
-    if (upTo > from) {
+    let upTo = from;
+    try {
       this.#requests++;
-      last = await fetch(
-        "find the settled horizon",
-        (signal) => this.#source.lastCreatedBefore({ after: from, upTo }, settled, signal),
+      const recent = await this.#source.firstCreatedAfter(
+        { after: from, upTo: blockEnd },
+        settled,
+        signal,
       );
+      // The last *settled* event below it: an event committed since the first lookup,
+      // with ids still missing below it, cannot become the horizon.
+      const below = recent === null ? blockEnd : recent - 1;
+      if (below > from) {
+        this.#requests++;
+        const last = await this.#source.lastCreatedBefore(
+          { after: from, upTo: below },
+          settled,
+          signal,
+        );
+        upTo = last ?? from;
+      }
+    } catch (error) {
+      if (signal.aborted) throw error;
+      this.#options.onError(error);
     }
-    const answer = { from, blockEnd, upTo: last ?? from, at: clock() };
-    this.#answers.push(answer);
-    if (this.#answers.length > 64) this.#answers.shift();
-    return answer.upTo;
+    return { from, blockEnd, upTo, at: clock() };
   }
 }

@@ -93,12 +93,19 @@ Deno.test("narrowingFilters() selects exact types, wildcard types and projects",
   assert.equal(narrowingFilters({ eventTypes: [], projects: null }), null);
 });
 
-function horizonOver(log: MemoryLog, clock: () => number): SettledHorizon {
+function horizonOver(
+  log: MemoryLog,
+  clock: () => number,
+  onError: (error: unknown) => void = (error) => {
+    throw error;
+  },
+): SettledHorizon {
   return new SettledHorizon(log, {
-    fetch: (_action, fn) => fn(AbortSignal.timeout(5000)),
+    signal: new AbortController().signal,
     clock,
     settledAgeMs: settledAgeMs(60_000),
     reuseMs: 30_000,
+    onError,
   });
 }
 
@@ -133,12 +140,12 @@ Deno.test("SettledHorizon never ends on an event committed between its two looku
   assert.ok(log.hidden.has(pending!));
 });
 
-Deno.test("SettledHorizon makes one lookup per cursor at a time and reuses it along the block", async () => {
+Deno.test("SettledHorizon shares lookups along a block and refreshes them in the background", async () => {
   let now = 10 * hour;
   const log = new MemoryLog(() => now);
   log.add(50, { createdAt: now - hour });
   log.add(5);
-  const release = Promise.withResolvers<void>();
+  let release = Promise.withResolvers<void>();
   let lookups = 0;
   log.beforeLookup = async (kind) => {
     if (kind === "first") lookups++;
@@ -146,18 +153,44 @@ Deno.test("SettledHorizon makes one lookup per cursor at a time and reuses it al
   };
   const horizon = horizonOver(log, () => now);
   const signal = new AbortController().signal;
+  // Lanes at the same cursor share a lookup; a lane elsewhere does not wait for it.
   const first = horizon.get(0, 10_000, signal);
-  now += 60_000;
   const second = horizon.get(0, 10_000, signal);
+  const elsewhere = horizon.get(10, 10_000, signal);
+  assert.equal(lookups, 2);
   release.resolve();
-  assert.deepEqual(await Promise.all([first, second]), [50, 50]);
-  assert.equal(lookups, 1);
-  // A lane further on in the block reuses the answer; one below it, or later, asks again.
-  assert.equal(await horizon.get(20, 10_000, signal), 50);
-  assert.equal(lookups, 1);
-  now += 30_000;
+  assert.deepEqual(await Promise.all([first, second, elsewhere]), [50, 50, 50]);
+  // Lanes further on in the block use the answers.
   assert.equal(await horizon.get(20, 10_000, signal), 50);
   assert.equal(lookups, 2);
+  // Once old, the answer is still served while a fresh one is looked up.
+  release = Promise.withResolvers<void>();
+  now += 30_000;
+  assert.equal(await horizon.get(20, 10_000, signal), 50);
+  assert.equal(await horizon.get(30, 10_000, signal), 50);
+  assert.equal(lookups, 3);
+  release.resolve();
+  // A lane below every answer waits for its own lookup.
+  assert.equal(await horizonOver(log, () => now).get(0, 10, signal), 10);
+});
+
+Deno.test("SettledHorizon answers 'not narrowed' when a lookup fails, once per reuse period", async () => {
+  let now = 10 * hour;
+  const log = new MemoryLog(() => now);
+  log.add(50, { createdAt: now - hour });
+  log.beforeLookup = () => {
+    throw new Error("API read() EventLogEntry.created_at: bad filter");
+  };
+  const errors: unknown[] = [];
+  const horizon = horizonOver(log, () => now, (error) => errors.push(error));
+  const signal = new AbortController().signal;
+  assert.equal(await horizon.get(0, 10_000, signal), 0);
+  assert.equal(await horizon.get(0, 10_000, signal), 0);
+  assert.equal(errors.length, 1);
+  now += 30_000;
+  await horizon.get(0, 10_000, signal);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(errors.length, 2);
 });
 
 Deno.test("Engine reads a lagging plugin's settled events narrowed, and recent ones whole", async () => {
@@ -177,10 +210,11 @@ Deno.test("Engine reads a lagging plugin's settled events narrowed, and recent o
     const a = host("a", [version]);
     await runOnce(testConfig(`${dir}/state.json`), log, new Map([["a", a]]));
     assert.deepEqual(a.seen, wanted);
-    // One narrowed read of the 400 settled events (40 wanted fit one page of 50).
-    assert.deepEqual(log.narrowedReads, [[0, 400]]);
-    // The horizon (2), the narrowed page, one whole page of the 30 recent events: not 9 pages.
-    assert.equal(log.requests, 4);
+    // One narrowed read of the 400 settled events (40 wanted fit one page of 50), and an
+    // empty one that shows nothing wanted is left up to the horizon.
+    assert.deepEqual(log.narrowedReads, [[0, 400], [391, 400]]);
+    // The horizon (2), two narrowed pages, one whole page of the 30 recent ones: not 9 pages.
+    assert.equal(log.requests, 5);
   });
 });
 
@@ -411,4 +445,28 @@ Deno.test("Engine does not make a lane at the head wait for another lane's horiz
       await store.close();
     }
   });
+});
+
+Deno.test("Engine reads whole pages when the site refuses narrowed reads", async (t) => {
+  for (const refuse of ["lookups", "narrowed pages"] as const) {
+    await t.step(refuse, async () => {
+      await withDir(async (dir) => {
+        const log = new MemoryLog();
+        log.add(100, { createdAt: Date.now() - hour, type: version });
+        const refused = new Error("API read() EventLogEntry.event_type: bad filter");
+        if (refuse === "lookups") {
+          log.beforeLookup = () => {
+            throw refused;
+          };
+        } else {
+          const whole = log.after.bind(log);
+          log.after = (after, limit, signal, narrow) =>
+            narrow ? Promise.reject(refused) : whole(after, limit, signal);
+        }
+        const a = host("a", [version]);
+        await runOnce(testConfig(`${dir}/state.json`), log, new Map([["a", a]]));
+        assert.equal(a.seen.length, 100);
+      });
+    });
+  }
 });

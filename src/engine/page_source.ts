@@ -43,6 +43,14 @@ export interface PageSourceOptions {
   readonly fetch: <T>(action: string, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
   readonly clock: Clock;
   readonly sleep: Sleep;
+  /**
+   * Runs a narrowed read: once, since a lane whose narrowed read fails reads whole pages
+   * instead (default: `fetch`).
+   */
+  readonly fetchNarrowed?: <T>(
+    action: string,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ) => Promise<T>;
   /** Events no plugin receives (loop prevention); default none. */
   readonly exclude?: (event: ShotGridEvent) => boolean;
   /** Pages kept for lanes that ask again (default 16). */
@@ -120,7 +128,8 @@ export class PageSource {
     const what = narrow
       ? `read narrowed events after id ${after}`
       : `read events after id ${after}`;
-    const promise = this.#options.fetch(
+    const fetch = narrow ? this.#options.fetchNarrowed ?? this.#options.fetch : this.#options.fetch;
+    const promise = fetch(
       what,
       (signal) => this.#source.after(after, batchSize, signal, narrow),
     ).then((events) => {
@@ -133,8 +142,9 @@ export class PageSource {
         deliverable,
         full,
         narrowed: narrow !== undefined,
-        // A short narrowed page holds every wanted event up to its bound.
-        lastId: narrow && !full ? Math.max(after, narrow.upTo) : last,
+        // Only an empty narrowed page shows that nothing wanted is left up to its bound (a
+        // short one could be a server returning fewer rows than asked).
+        lastId: narrow && events.length === 0 ? Math.max(after, narrow.upTo) : last,
         fetchedAt: startedAt,
       };
       entry.page = page;
