@@ -49,7 +49,7 @@ export interface NarrowingInput {
 export interface NarrowingPlan {
   /** Null when reads cannot be narrowed at all. */
   readonly narrowing: Narrowing | null;
-  /** A stable text form, "" when not narrowed (for caches and log lines). */
+  /** A readable form, "" when not narrowed (for log lines). */
   readonly key: string;
   /** Plugins that want every event type, and every project. */
   readonly anyType: readonly string[];
@@ -77,7 +77,7 @@ export function planNarrowing(plugins: readonly NarrowingInput[]): NarrowingPlan
 }
 
 /**
- * A stable text form of a narrowing (for caches and log lines).
+ * A readable form of a narrowing (for log lines).
  *
  * @param narrowing The narrowing.
  * @returns Its types and projects, `*` for a field not narrowed.
