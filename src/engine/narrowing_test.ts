@@ -2,9 +2,7 @@ import assert from "node:assert/strict";
 import type { Config, PluginSettings } from "../config/types.ts";
 import { seededRandom } from "../sim/synth.ts";
 import { narrowingFilters, planNarrowing, settledAgeMs, SettledHorizon } from "./narrowing.ts";
-import { StateStore } from "../state/state_store.ts";
-import { Engine } from "./engine.ts";
-import { MemoryLog, once, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
+import { MemoryLog, RecordingHost, runOnce, runWhile, testConfig, until } from "./test_fakes.ts";
 
 const version = "Shotgun_Version_New";
 const note = "Shotgun_Note_New";
@@ -370,33 +368,13 @@ Deno.test("Engine does not let a plugin slow to load hold the others back for lo
     log.add(20);
     const a = host("a", null);
     const slow = Promise.withResolvers<RecordingHost>();
-    const config = testConfig(`${dir}/state.json`);
-    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
-    const engine = new Engine({
-      config,
-      source: log,
-      store,
+    await runWhile(testConfig(`${dir}/state.json`), {
+      log,
       startHost: (p) => p.name === "a" ? Promise.resolve(a) : slow.promise,
-      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }, {
-        name: "b",
-        file: "/b.ts",
-        hash: "1",
-      }]),
+      plugins: ["a", "b"],
       startTogetherMs: 50,
-    });
-    const controller = new AbortController();
-    const running = engine.run(controller.signal);
-    try {
-      const deadline = Date.now() + 10_000;
-      while (a.seen.length < 20 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    } finally {
-      slow.resolve(host("b", null));
-      controller.abort();
-      await running;
-      await store.close();
-    }
+      onStop: () => slow.resolve(host("b", null)),
+    }, () => until(() => a.seen.length === 20));
     assert.equal(a.seen.length, 20);
   });
 });
@@ -413,37 +391,18 @@ Deno.test("Engine does not make a lane at the head wait for another lane's horiz
     const config = withSettings(testConfig(`${dir}/state.json`, { startAt: "latest" }), {
       a: { startAt: "oldest" },
     });
-    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
-    const engine = new Engine({
-      config,
-      source: log,
-      store,
+    await runWhile(config, {
+      log,
       startHost: (p) => Promise.resolve(p.name === "a" ? a : b),
-      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }, {
-        name: "b",
-        file: "/b.ts",
-        hash: "1",
-      }]),
-    });
-    const controller = new AbortController();
-    const running = engine.run(controller.signal);
-    try {
-      const deadline = Date.now() + 10_000;
-      while (!store.doc.plugins.has("b") && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      plugins: ["a", "b"],
+      onStop: () => stuck.resolve(),
+    }, async (store) => {
+      await until(() => store.doc.plugins.has("b"));
       const added = log.add(10, { type: version });
-      while (b.seen.length < 10 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      await until(() => b.seen.length === 10);
       assert.deepEqual(b.seen, added);
       assert.deepEqual(a.seen, []);
-    } finally {
-      controller.abort();
-      stuck.resolve();
-      await running;
-      await store.close();
-    }
+    });
   });
 });
 

@@ -250,3 +250,43 @@ export async function runOnce(
   await store.close();
   return store;
 }
+
+// Runs an engine (not `once`) while `drive` works, then stops it and closes the store.
+export async function runWhile(
+  config: Config,
+  options: {
+    log: MemoryLog;
+    startHost: (plugin: PluginFileInfo) => Promise<DeliveryHost>;
+    plugins: readonly string[];
+    startTogetherMs?: number;
+    /** Runs after stop is requested, before the engine is awaited (to release waits). */
+    onStop?: () => void;
+  },
+  drive: (store: StateStore) => Promise<void>,
+): Promise<void> {
+  const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+  const engine = new Engine({
+    config,
+    source: options.log,
+    store,
+    startHost: options.startHost,
+    plugins: once(options.plugins.map((name) => ({ name, file: `/${name}.ts`, hash: "1" }))),
+    ...(options.startTogetherMs === undefined ? {} : { startTogetherMs: options.startTogetherMs }),
+  });
+  const controller = new AbortController();
+  const running = engine.run(controller.signal);
+  try {
+    await drive(store);
+  } finally {
+    controller.abort();
+    options.onStop?.();
+    await running;
+    await store.close();
+  }
+}
+
+// Polls `condition` every 10 ms, for at most `ms`.
+export async function until(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+}
