@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
-import type { PluginFileInfo } from "../engine/types.ts";
+import type { PluginFile } from "../engine/types.ts";
 import { setupLogging } from "../log/setup.ts";
 import { setPluginEmails } from "../log/email.ts";
 import { discoverPlugins } from "../plugins/discovery.ts";
@@ -75,6 +75,7 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
   try {
     await using store = await StateStore.open(config.daemon.stateFile, {
       site: config.shotgrid.url,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
     });
     await using client = daemonClient(config);
     logger.info("sgevents {version} starting: site {site}, state {state}, plugins {paths}", {
@@ -100,7 +101,7 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
   }
 }
 
-async function startHost(config: Config, plugin: PluginFileInfo): Promise<PluginHost> {
+async function startHost(config: Config, plugin: PluginFile): Promise<PluginHost> {
   const settings = config.plugins.settings[plugin.name];
   const host = await PluginHost.start(plugin, {
     shotgrid: {
@@ -117,7 +118,7 @@ async function startHost(config: Config, plugin: PluginFileInfo): Promise<Plugin
   return host;
 }
 
-async function* discoverOnce(config: Config): AsyncIterable<PluginFileInfo[]> {
+async function* discoverOnce(config: Config): AsyncIterable<PluginFile[]> {
   const logger = getLogger(["sgevents", "plugins"]);
   yield await discoverPlugins(config.plugins.paths, {
     onProblem: (problem) => logger.warn("{reason}", { reason: problem.reason }),

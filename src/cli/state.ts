@@ -8,6 +8,7 @@ import { Command, Option } from "commander";
 import type { Config } from "../config/types.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import { discoverPlugins } from "../plugins/discovery.ts";
+import { parseEventId } from "../state/cursor.ts";
 import { StateLock } from "../state/lock.ts";
 import type { PluginState } from "../state/state_file.ts";
 import { readStateFile } from "../state/state_store.ts";
@@ -19,7 +20,7 @@ import { formatTable } from "./table.ts";
 /** One plugin's row in `state show`. */
 export interface StateRow {
   readonly plugin: string;
-  readonly status: "active" | "paused";
+  readonly status: "active" | "paused" | "halted";
   readonly orphaned: boolean;
   readonly cursor: number | null;
   readonly lag: number | null;
@@ -28,6 +29,8 @@ export interface StateRow {
   readonly processed: number;
   readonly failed: number;
   readonly pausedAt: number | null;
+  /** Halted because the site's newest event fell below the cursor: that newest id. */
+  readonly haltedAtSiteNewest: number | null;
   readonly lastError: string | null;
 }
 
@@ -63,21 +66,35 @@ export function stateCommand(): Command {
         "latest",
       ),
     )
+    .option(
+      "--force",
+      "allow a target above the site's newest event, or below the cursor (events after it are delivered again)",
+    )
     .addHelpText(
       "after",
-      "\nExamples:\n  sgevents state skip notify            # notify resumes at the next new event\n  sgevents state skip --all --to 545175 # everyone resumes after event 545175",
+      "\nA target below a plugin's cursor is refused (use sgevents replay to deliver a range again),\nexcept for a plugin halted because the site went back (restored from a backup).\n\nExamples:\n  sgevents state skip notify            # notify resumes at the next new event\n  sgevents state skip --all --to 545175 # everyone resumes after event 545175",
     )
-    .action(async (plugins: string[], options: { config?: string; all?: boolean; to: string }) => {
-      const targets = selectPlugins(plugins, options.all ?? false);
-      const to = parseTo(options.to);
-      const config = await loadCommandConfig(options.config);
-      const how = await changeState(config, { op: "skip", plugins: targets, to });
-      console.log(
-        `Skipped ${describe(targets)} to ${
-          to === "latest" ? "the newest event" : `event ${to}`
-        } (${how})`,
-      );
-    });
+    .action(
+      async (
+        plugins: string[],
+        options: { config?: string; all?: boolean; to: string; force?: boolean },
+      ) => {
+        const targets = selectPlugins(plugins, options.all ?? false);
+        const to = parseTo(options.to);
+        const config = await loadCommandConfig(options.config);
+        const how = await changeState(config, {
+          op: "skip",
+          plugins: targets,
+          to,
+          ...(options.force ? { force: true } : {}),
+        });
+        console.log(
+          `Skipped ${describe(targets)} to ${
+            to === "latest" ? "the newest event" : `event ${to}`
+          } (${how})`,
+        );
+      },
+    );
   state.command("forget")
     .description("Delete the state of plugins whose files are gone (orphans)")
     .argument("<plugins...>", "plugin names")
@@ -128,6 +145,7 @@ export async function stateReport(
       processed: p.processed,
       failed: p.failed.length,
       pausedAt: p.paused?.eventId ?? null,
+      haltedAtSiteNewest: p.halted?.siteNewest ?? null,
       lastError: p.lastError,
     };
   });
@@ -158,6 +176,8 @@ function printReport(report: Awaited<ReturnType<typeof stateReport>>): void {
       row.plugin,
       row.orphaned
         ? `${row.status} (orphaned)`
+        : row.haltedAtSiteNewest !== null
+        ? `halted: site back at ${row.haltedAtSiteNewest}`
         : row.pausedAt !== null
         ? `paused at ${row.pausedAt}`
         : row.status,
@@ -180,11 +200,11 @@ function selectPlugins(plugins: string[], all: boolean): string[] | "all" {
 
 function parseTo(value: string): number | "latest" {
   if (value === "latest") return value;
-  const id = Number(value);
-  if (!Number.isSafeInteger(id) || id < 0) {
-    throw new UsageError(`--to "${value}" is not an event id; use latest or a whole number`);
+  try {
+    return parseEventId(value, "--to");
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}, or latest`);
   }
-  return id;
 }
 
 function describe(plugins: readonly string[] | "all"): string {

@@ -6,7 +6,12 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
-import { applyToState, type ControlRequest, sendRequest } from "../engine/control.ts";
+import {
+  changeCursor,
+  checkCursorChange,
+  type ControlRequest,
+  sendRequest,
+} from "../engine/control.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import { StateLock, StateLockedError } from "../state/lock.ts";
 import { readStateFile, StateStore } from "../state/state_store.ts";
@@ -23,11 +28,15 @@ export interface ChangeStateOptions {
 /**
  * Apply a state change now (no daemon) or through the running daemon.
  *
+ * A skip is checked against the site first: a target above the site's newest event is
+ * refused without `force` (a typo there would drop every event until the site gets there).
+ *
  * @param config The config (state file, site).
  * @param request The change.
  * @param options Wait limit.
  * @returns How it was applied.
- * @throws {UsageError} When a plugin is unknown or the daemon refused the change.
+ * @throws {UsageError} When a plugin is unknown, a skip target is refused, or the daemon
+ *   refused the change.
  */
 export async function changeState(
   config: Config,
@@ -36,19 +45,47 @@ export async function changeState(
 ): Promise<"applied" | "handed to the running daemon"> {
   const file = config.daemon.stateFile;
   const id = crypto.randomUUID();
+  if (request.op === "skip" && typeof request.to === "number" && !request.force) {
+    const newest = await newestOnSite(config);
+    if (request.to > newest) {
+      throw new UsageError(
+        `--to ${request.to} is above the site's newest event ${newest}; events up to ${request.to} would be dropped as they are made. Pass --force to skip there anyway`,
+      );
+    }
+  }
   if (await StateLock.holder(file) === null) {
     try {
       await using store = await StateStore.open(file, {
         site: config.shotgrid.url,
         purpose: "sgevents state command",
+        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
       });
-      const names = pluginNames(store.doc.plugins.keys(), request.plugins);
-      const to = request.op === "skip" ? await resolveTo(config, request.to) : undefined;
-      applyToState(store.doc, {
-        op: request.op,
-        plugins: names,
-        ...(to === undefined ? {} : { to }),
-      });
+      const names = pluginNames(store.names, request.plugins);
+      if (request.op === "forget") {
+        for (const name of names) store.forget(name);
+      } else {
+        const to = request.op === "skip"
+          ? request.to === undefined || request.to === "latest"
+            ? await newestOnSite(config)
+            : request.to
+          : undefined;
+        const change = {
+          op: request.op,
+          force: request.force ?? false,
+          ...(to === undefined ? {} : { to }),
+        };
+        const cursors = names.map((name) => store.cursor(name)!);
+        const halted = cursors.some((cursor) => cursor.status === "halted");
+        try {
+          // Every plugin checked first, so a refused skip changes none of them.
+          for (const cursor of cursors) checkCursorChange(cursor, change);
+          for (const cursor of cursors) changeCursor(cursor, change);
+        } catch (error) {
+          if (error instanceof RangeError) throw new UsageError(error.message);
+          throw error;
+        }
+        if (halted && to !== undefined) store.noteSiteNewest(to, { reset: true });
+      }
       await store.checkpoint();
       return "applied";
     } catch (error) {
@@ -89,8 +126,7 @@ function pluginNames(known: Iterable<string>, wanted: readonly string[] | "all")
   return [...wanted];
 }
 
-async function resolveTo(config: Config, to: number | "latest" | undefined): Promise<number> {
-  if (typeof to === "number") return to;
+async function newestOnSite(config: Config): Promise<number> {
   await using client = daemonClient(config);
   const newest = await new ShotGridEventSource(client).newestId(AbortSignal.timeout(30_000));
   return newest ?? 0;

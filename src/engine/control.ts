@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { StateDocument } from "../state/state_file.ts";
+import { isEventId, type PluginCursor } from "../state/cursor.ts";
 
 /** One request. */
 export interface ControlRequest {
@@ -19,7 +19,11 @@ export interface ControlRequest {
   readonly plugins: readonly string[] | "all";
   /** For skip: the new cursor, or "latest". */
   readonly to?: number | "latest";
+  /** For skip: move the cursor back too (events after `to` are delivered again). */
+  readonly force?: boolean;
 }
+
+const ops: ReadonlySet<string> = new Set(["skip", "forget", "resume"]);
 
 /** An acknowledgement as stored in the state file's `applied` list: `id` or `id error...`. */
 export function ackLine(id: string, error: string | null): string {
@@ -49,6 +53,12 @@ export async function sendRequest(stateFile: string, request: ControlRequest): P
   });
 }
 
+/** A line of the requests file that is not a valid request. */
+export interface Malformed {
+  readonly line: string;
+  readonly reason: string;
+}
+
 /**
  * The requests appended since `offset` (only whole lines: a line being written waits).
  *
@@ -62,7 +72,7 @@ export async function sendRequest(stateFile: string, request: ControlRequest): P
 export async function pendingRequests(
   stateFile: string,
   offset: number,
-): Promise<{ requests: ControlRequest[]; malformed: string[]; offset: number }> {
+): Promise<{ requests: ControlRequest[]; malformed: Malformed[]; offset: number }> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(requestsFile(stateFile));
@@ -76,56 +86,95 @@ export async function pendingRequests(
   if (end <= start) return { requests: [], malformed: [], offset: start };
   const text = new TextDecoder().decode(bytes.subarray(start, end));
   const requests: ControlRequest[] = [];
-  const malformed: string[] = [];
+  const malformed: Malformed[] = [];
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
-    try {
-      const request = JSON.parse(line) as ControlRequest;
-      if (typeof request.id !== "string" || !["skip", "forget", "resume"].includes(request.op)) {
-        throw new TypeError("not a request");
-      }
-      requests.push(request);
-    } catch {
-      malformed.push(line);
-    }
+    const parsed = parseRequest(line);
+    if (typeof parsed === "string") malformed.push({ line, reason: parsed });
+    else requests.push(parsed);
   }
   return { requests, malformed, offset: end };
 }
 
-/** A change to plugin states, as {@link applyToState} makes it. */
-export interface StateChange {
-  readonly op: ControlRequest["op"];
-  readonly plugins: readonly string[];
-  /** For skip: the new cursor. */
+/**
+ * Parse one line of the requests file, with the checks the CLI makes.
+ *
+ * @param line A JSON line.
+ * @returns The request, or why it is refused.
+ */
+export function parseRequest(line: string): ControlRequest | string {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return "it is not JSON";
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return "it is not an object";
+  const r = raw as Record<string, unknown>;
+  if (typeof r.id !== "string" || r.id === "") return `"id" must be a non-empty string`;
+  if (typeof r.op !== "string" || !ops.has(r.op)) {
+    return `"op" must be one of ${[...ops].join(", ")}, not ${JSON.stringify(r.op)}`;
+  }
+  const plugins = r.plugins;
+  if (
+    plugins !== "all" &&
+    !(Array.isArray(plugins) && plugins.length > 0 &&
+      plugins.every((p) => typeof p === "string" && p !== ""))
+  ) {
+    return `"plugins" must be "all" or a list of plugin names`;
+  }
+  if (r.to !== undefined && r.to !== "latest" && !(r.to === 0 || isEventId(r.to))) {
+    return `"to" must be "latest" or an event id (a whole number from 0 to 2^53 - 1), not ${
+      JSON.stringify(r.to)
+    }`;
+  }
+  if (r.force !== undefined && typeof r.force !== "boolean") return `"force" must be true or false`;
+  return r as unknown as ControlRequest;
+}
+
+/** A skip or resume, with a skip's target resolved to an id. */
+export interface CursorChange {
+  readonly op: "skip" | "resume";
   readonly to?: number;
+  readonly force?: boolean;
 }
 
 /**
- * Apply a change to plugin states directly (no daemon running, or a plugin the running
- * daemon has not loaded).
+ * Whether a change may be made, before any plugin of a request is changed: a skip back
+ * below the cursor re-delivers events and is refused without `force` (unless the plugin
+ * is halted by a site restore, where going back to the site's newest id is the way on).
  *
- * @param doc The state document (changed in place).
- * @param change What to do, to which plugins.
- * @throws {RangeError} When a plugin is unknown.
+ * @param cursor The plugin's cursor.
+ * @param request The change.
+ * @throws {RangeError} Naming the plugin and pointing at replay.
  */
-export function applyToState(doc: StateDocument, change: StateChange): void {
-  for (const name of change.plugins) {
-    const state = doc.plugins.get(name);
-    if (!state) throw new RangeError(`Unknown plugin "${name}"`);
-    if (change.op === "skip") {
-      state.backlog.clear();
-      state.cursor = change.to ?? state.cursor;
-      state.status = "active";
-      state.paused = null;
-    } else if (change.op === "resume") {
-      if (state.paused?.fromBacklog && state.backlog.has(state.paused.eventId)) {
-        // Looked up again at once; a fresh deadline in case it is slow to appear.
-        state.backlog.set(state.paused.eventId, Date.now() + 5 * 60_000);
-      }
-      state.status = "active";
-      state.paused = null;
-    } else {
-      doc.plugins.delete(name);
-    }
+export function checkCursorChange(cursor: PluginCursor, request: CursorChange): void {
+  if (request.op !== "skip" || request.force || request.to === undefined) return;
+  if (request.to < cursor.position && cursor.status !== "halted") {
+    throw new RangeError(
+      `Cannot skip plugin "${cursor.name}" back from event ${cursor.position} to ${request.to}: that would deliver events again; use "sgevents replay ${cursor.name} --from ${
+        request.to + 1
+      } --to ${cursor.position}" to deliver a range again, or --force to move the cursor back`,
+    );
   }
+}
+
+/**
+ * What a skip or resume request does to one plugin's cursor: the same whether the daemon
+ * applies it between batches, or the CLI applies it with no daemon running.
+ *
+ * @param cursor The plugin's cursor.
+ * @param request The request (`to` already resolved to an id for a skip).
+ * @returns A description for the log.
+ * @throws {RangeError} When the skip is refused (backward without force).
+ */
+export function changeCursor(cursor: PluginCursor, request: CursorChange): string {
+  checkCursorChange(cursor, request);
+  if (request.op === "resume") {
+    const paused = cursor.resume();
+    return paused ? `resumed at event ${paused.eventId}` : "not paused";
+  }
+  const to = request.to ?? cursor.position;
+  const { from, dropped } = request.force ? cursor.rewind(to) : cursor.skip(to);
+  return `moved from event ${from} to ${to}, ${dropped} backlog id(s) dropped`;
 }

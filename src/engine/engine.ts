@@ -10,12 +10,24 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { Config, StartAt } from "../config/types.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import { newPluginState } from "../state/state_file.ts";
 import type { StateStore } from "../state/state_store.ts";
-import { type Clock, isAbortError, type Sleep, sleep as realSleep } from "../util/abort.ts";
+import type { PluginCursor } from "../state/cursor.ts";
+import {
+  type Clock,
+  isAbortError,
+  raceSignal,
+  type Sleep,
+  sleep as realSleep,
+} from "../util/abort.ts";
 import { BacklogResolver } from "./backlog_resolver.ts";
-import { ackLine, applyToState, type ControlRequest, pendingRequests } from "./control.ts";
-import { Lane } from "./lane.ts";
+import {
+  ackLine,
+  changeCursor,
+  checkCursorChange,
+  type ControlRequest,
+  pendingRequests,
+} from "./control.ts";
+import { Lane, type ProbeGate } from "./lane.ts";
 import {
   type Narrowing,
   type NarrowingInput,
@@ -25,7 +37,7 @@ import {
 } from "./narrowing.ts";
 import { PageSource } from "./page_source.ts";
 import { withRecovery } from "./recovery.ts";
-import type { DeliveryHost, EventSource, PluginFileInfo } from "./types.ts";
+import type { DeliveryHost, EventSource, PluginFile } from "./types.ts";
 
 /** What the engine is built from. */
 export interface EngineOptions {
@@ -33,9 +45,9 @@ export interface EngineOptions {
   readonly source: EventSource;
   readonly store: StateStore;
   /** Loads a plugin (a Worker per plugin in production). */
-  readonly startHost: (plugin: PluginFileInfo) => Promise<DeliveryHost>;
+  readonly startHost: (plugin: PluginFile) => Promise<DeliveryHost>;
   /** The plugin list: first value at start, then a new list whenever it changes. */
-  readonly plugins: AsyncIterable<PluginFileInfo[]>;
+  readonly plugins: AsyncIterable<PluginFile[]>;
   /** Stop once every plugin has caught up with the head of the log. */
   readonly once?: boolean;
   readonly clock?: Clock;
@@ -44,6 +56,8 @@ export interface EngineOptions {
   readonly controlIntervalMs?: number;
   /** How long plugins found together wait for each other to load (default 2 s). */
   readonly startTogetherMs?: number;
+  /** How often the site's newest id is compared with the cursors (default 30 s). */
+  readonly siteCheckIntervalMs?: number;
 }
 
 /** A plugin's run-time view, for `plugins list` and tests. */
@@ -53,6 +67,8 @@ export interface LaneStatus {
   readonly loaded: boolean;
   readonly loadError: string | null;
   readonly caughtUp: boolean;
+  readonly cursor: number;
+  readonly status: "active" | "paused" | "halted";
 }
 
 /** The event engine. */
@@ -71,7 +87,7 @@ export class Engine {
   #laneRuns = new Set<Promise<void>>();
   #closing = new Set<Promise<void>>();
   #firstStart = false;
-  #newestSeen = 0;
+  #probe = new ProbeQueue();
 
   /**
    * @param options Source, state, plugin loader and settings.
@@ -96,7 +112,7 @@ export class Engine {
       fetch: async (action, fn) => {
         const events = await fetch(action, fn) as ShotGridEvent[];
         const last = events[events.length - 1];
-        if (last && last.id > this.#newestSeen) this.#newestSeen = last.id;
+        if (last) options.store.noteSiteNewest(last.id);
         return events as never;
       },
       // Once: a lane whose narrowed read fails reads whole pages instead.
@@ -142,7 +158,14 @@ export class Engine {
       loaded: lane.host?.status === "ready",
       loadError: lane.host?.loadError ?? null,
       caughtUp: lane.caughtUp,
+      cursor: lane.cursor.position,
+      status: lane.cursor.status,
     }));
+  }
+
+  /** Read at once in every lane (a webhook said the site changed): no `fetch_interval` wait. */
+  wake(): void {
+    for (const lane of this.#lanes.values()) lane.wake();
   }
 
   /**
@@ -165,7 +188,7 @@ export class Engine {
       const first = await iterator.next();
       // "First start" is a state without any plugin yet (a file written by a daemon stopped
       // before it placed any plugin counts as none), for the plugins found at start.
-      this.#firstStart = this.#options.store.doc.plugins.size === 0;
+      this.#firstStart = this.#options.store.names.length === 0;
       if (!first.done) await this.#apply(first.value);
       this.#firstStart = false;
       if (this.#options.once) {
@@ -175,6 +198,7 @@ export class Engine {
           this.#follow(iterator),
           this.#control(),
           this.#progress(),
+          this.#watchSite(),
           aborted(this.#abort.signal),
         ]);
       }
@@ -210,7 +234,7 @@ export class Engine {
     this.#logger.info("Stopped; state saved to {file}", { file: this.#options.store.file });
   }
 
-  async #follow(iterator: AsyncIterator<PluginFileInfo[]>): Promise<void> {
+  async #follow(iterator: AsyncIterator<PluginFile[]>): Promise<void> {
     while (!this.#abort.signal.aborted) {
       const next = await iterator.next();
       if (next.done) return await aborted(this.#abort.signal);
@@ -218,7 +242,7 @@ export class Engine {
     }
   }
 
-  async #apply(plugins: PluginFileInfo[]): Promise<void> {
+  async #apply(plugins: PluginFile[]): Promise<void> {
     const { config, store } = this.#options;
     await this.#place(plugins);
     const seen = new Set<string>();
@@ -242,6 +266,8 @@ export class Engine {
     for (const lane of [...this.#lanes.values()]) {
       if (!seen.has(lane.name)) this.#remove(lane, "its file is gone");
     }
+    // A site restored while the daemon was down is noticed before anything is delivered.
+    if (added.length > 0) await this.#checkSite().catch(() => {});
     const together = this.#loadedTogether(added);
     for (const lane of added) this.#start(lane, together);
     await store.checkpoint();
@@ -268,13 +294,13 @@ export class Engine {
    * the site is asked for its newest event leaves no plugin half-placed (a later start
    * would otherwise take the rest for plugins added later).
    */
-  async #place(plugins: readonly PluginFileInfo[]): Promise<void> {
+  async #place(plugins: readonly PluginFile[]): Promise<void> {
     const { store, config } = this.#options;
     const placed: [string, number, StartAt][] = [];
     const resolved = new Map<StartAt, number>();
     for (const plugin of plugins) {
       const settings = config.plugins.settings[plugin.name];
-      if ((settings && !settings.enabled) || store.doc.plugins.has(plugin.name)) continue;
+      if ((settings && !settings.enabled) || store.cursor(plugin.name)) continue;
       // First start: daemon.start_at; a plugin added later: the head, unless it says otherwise.
       const where = settings?.startAt ?? (this.#firstStart ? config.daemon.startAt : "latest");
       let cursor = resolved.get(where);
@@ -282,7 +308,7 @@ export class Engine {
       placed.push([plugin.name, cursor, where]);
     }
     for (const [plugin, cursor, where] of placed) {
-      store.doc.plugins.set(plugin, newPluginState(cursor));
+      store.place(plugin, cursor);
       this.#logger.info("Plugin {plugin} starts after event {cursor} (start_at: {where})", {
         plugin,
         cursor,
@@ -291,16 +317,19 @@ export class Engine {
     }
   }
 
-  #add(plugin: PluginFileInfo): Lane {
+  #add(plugin: PluginFile): Lane {
     const { store, config } = this.#options;
-    const state = store.doc.plugins.get(plugin.name)!;
+    const cursor = store.cursor(plugin.name)!;
+    this.#recover(cursor, plugin);
     const ignored = new Set(config.daemon.ignoreScriptUsers);
     const projects = config.plugins.settings[plugin.name]?.projects ?? null;
     const lane = new Lane(plugin, {
-      state,
+      cursor,
       pages: this.#pages,
       resolver: this.#resolver,
-      checkpoint: () => store.checkpoint(),
+      probe: this.#probe,
+      connRetrySleepMs: config.daemon.connRetrySleepMs,
+      checkpoint: (options) => store.checkpoint(options),
       startHost: this.#options.startHost,
       exclude: (event) => isIgnored(event, ignored),
       projects: projects ? new Set(projects) : null,
@@ -317,6 +346,22 @@ export class Engine {
     });
     this.#lanes.set(plugin.name, lane);
     return lane;
+  }
+
+  /** The process died while this plugin was delivering: say so, and what happens now. */
+  #recover(cursor: PluginCursor, plugin: PluginFile): void {
+    const found = cursor.recoverFromCrash(plugin.hash);
+    if (found.kind === "probe") {
+      this.#logger.warn(
+        "The sgevents process ended while plugin {plugin} processed events {first} to {last}; delivering them one at a time to find the one at fault",
+        { plugin: plugin.name, first: found.first, last: found.last },
+      );
+    } else if (found.kind === "paused") {
+      getLogger(["sgevents", "plugin", plugin.name]).error(
+        "Plugin {plugin} paused at event {id}: the sgevents process ended twice while it processed that event (out of memory, or the plugin ended the process); the other plugins go on. Fix the plugin, then resume it (sgevents plugins resume {plugin}) or skip the event",
+        { plugin: plugin.name, id: found.eventId },
+      );
+    }
   }
 
   #start(lane: Lane, together: Promise<void>): void {
@@ -401,14 +446,18 @@ export class Engine {
 
   async #applyRequests(): Promise<void> {
     const { store } = this.#options;
-    const { requests, malformed, offset } = await pendingRequests(
-      store.file,
-      store.doc.requestsOffset,
-    );
-    for (const line of malformed) {
-      this.#logger.warn("Ignoring a malformed run-time request: {line}", { line });
+    const { requests, malformed, offset } = await pendingRequests(store.file, store.requestsOffset);
+    if (offset === store.requestsOffset) return;
+    const acks: string[] = [];
+    for (const { line, reason } of malformed) {
+      this.#logger.warn("Ignoring a malformed run-time request ({reason}): {line}", {
+        reason,
+        line,
+      });
+      // Acknowledged with the reason when it has an id, so the command that sent it says why.
+      const id = requestId(line);
+      if (id) acks.push(ackLine(id, `malformed request: ${reason}`));
     }
-    if (offset === store.doc.requestsOffset) return;
     for (const request of requests) {
       let error: string | null = null;
       try {
@@ -416,18 +465,18 @@ export class Engine {
         await this.#applyRequest(request);
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);
+        this.#logger.warn("Refused run-time request {op}: {error}", { op: request.op, error });
       }
-      store.doc.applied.push(ackLine(request.id, error));
+      acks.push(ackLine(request.id, error));
     }
-    store.doc.requestsOffset = offset;
-    if (store.doc.applied.length > 200) store.doc.applied.splice(0, store.doc.applied.length - 200);
+    store.acknowledge(acks, offset);
     await store.checkpoint();
   }
 
   async #applyRequest(request: ControlRequest): Promise<void> {
-    const doc = this.#options.store.doc;
-    const names = request.plugins === "all" ? [...doc.plugins.keys()] : request.plugins;
-    const unknown = names.filter((name) => !doc.plugins.has(name));
+    const { store } = this.#options;
+    const names = request.plugins === "all" ? store.names : request.plugins;
+    const unknown = names.filter((name) => !store.cursor(name));
     if (unknown.length > 0) throw new RangeError(`Unknown plugin(s): ${unknown.join(", ")}`);
     this.#logger.info("Applying run-time request {op} for {plugins}", {
       op: request.op,
@@ -440,22 +489,83 @@ export class Engine {
           `Cannot forget loaded plugin(s) ${loaded.join(", ")}: remove their files first`,
         );
       }
-      return applyToState(doc, { op: "forget", plugins: names });
+      for (const name of names) store.forget(name);
+      return;
     }
     const to = request.op !== "skip"
       ? undefined
       : request.to === undefined || request.to === "latest"
       ? await this.#resolveStart("latest")
       : request.to;
-    const idle: string[] = [];
+    const change = {
+      op: request.op,
+      force: request.force ?? false,
+      ...(to === undefined ? {} : { to }),
+    };
+    // Every plugin is checked first, so a refused skip changes none of them.
+    for (const name of names) checkCursorChange(store.cursor(name)!, change);
     const applied: Promise<void>[] = [];
     for (const name of names) {
       const lane = this.#lanes.get(name);
-      if (!lane) idle.push(name);
-      else applied.push(request.op === "resume" ? lane.resume() : lane.skip(to!));
+      const cursor = store.cursor(name)!;
+      const halted = cursor.status === "halted";
+      const apply = (c: typeof cursor) => {
+        const what = changeCursor(c, change);
+        this.#logger.info("Plugin {plugin}: {what}", { plugin: name, what });
+      };
+      if (lane) applied.push(lane.change(apply));
+      else apply(cursor);
+      // The operator has acted on a restore: the site's newest id is the new reference.
+      if (halted && to !== undefined) store.noteSiteNewest(to, { reset: true });
     }
-    applyToState(doc, { op: request.op, plugins: idle, ...(to === undefined ? {} : { to }) });
     await Promise.all(applied);
+  }
+
+  /**
+   * Compare the site's newest event with every cursor, every `siteCheckIntervalMs`. A cursor
+   * above it means the site went back (restored from an older backup, or another site at
+   * the same address): the events it makes next would have ids the cursor already passed,
+   * so those plugins stop, with the operator's way out, rather than miss them silently.
+   */
+  async #watchSite(): Promise<void> {
+    const interval = this.#options.siteCheckIntervalMs ?? 30_000;
+    while (!this.#abort.signal.aborted) {
+      await this.#sleep(interval, this.#abort.signal);
+      await this.#checkSite().catch((error) => {
+        if (!this.#abort.signal.aborted) {
+          this.#logger.debug("Cannot check the site's newest event: {error}", {
+            error: String(error),
+          });
+        }
+      });
+    }
+  }
+
+  async #checkSite(): Promise<void> {
+    const { store, source } = this.#options;
+    const signal = this.#abort.signal;
+    const above = async () => {
+      const newest = (await source.newestId(signal)) ?? 0;
+      const names = store.names.filter((name) => {
+        const cursor = store.cursor(name)!;
+        return cursor.status !== "halted" && cursor.position > newest;
+      });
+      return { newest, names };
+    };
+    const first = await above();
+    if (first.names.length === 0) return;
+    // Asked twice, so one odd answer cannot stop every plugin.
+    const { newest, names } = await above();
+    for (const name of names) {
+      const cursor = store.cursor(name)!;
+      const position = cursor.position;
+      if (!cursor.halt(newest)) continue;
+      this.#logger.error(
+        'Plugin {plugin} stopped: the site\'s newest event is {newest}, below its cursor {cursor}. The site was restored from an older backup, or another site answers at this address: the events it makes now would be missed. Check the site, then run "sgevents state skip {plugin} --to latest" (or --to <id>) to go on',
+        { plugin: name, newest, cursor: position },
+      );
+    }
+    if (names.length > 0) await store.checkpoint();
   }
 
   async #progress(): Promise<void> {
@@ -463,19 +573,19 @@ export class Engine {
     const last = new Map<string, number>();
     while (!this.#abort.signal.aborted) {
       await this.#sleep(interval, this.#abort.signal);
+      const newest = this.#options.store.siteNewest ?? 0;
       for (const lane of this.#lanes.values()) {
-        const state = this.#options.store.doc.plugins.get(lane.name);
-        if (!state || state.cursor === null) continue;
-        const before = last.get(lane.name) ?? state.cursor;
-        last.set(lane.name, state.cursor);
-        if (lane.caughtUp || state.status === "paused") continue;
-        const rate = (state.cursor - before) / (interval / 1000);
-        const lag = Math.max(0, this.#newestSeen - state.cursor);
+        const position = lane.cursor.position;
+        const before = last.get(lane.name) ?? position;
+        last.set(lane.name, position);
+        if (lane.caughtUp || lane.cursor.status !== "active") continue;
+        const rate = (position - before) / (interval / 1000);
+        const lag = Math.max(0, newest - position);
         this.#logger.info(
           "Catching up: plugin {plugin} at event {cursor}, {rate} ids/s, {lag} ids behind the newest seen, about {eta} s to go",
           {
             plugin: lane.name,
-            cursor: state.cursor,
+            cursor: position,
             rate: Math.round(rate),
             lag,
             eta: rate > 0 ? Math.round(lag / rate) : null,
@@ -483,6 +593,34 @@ export class Engine {
         );
       }
     }
+  }
+}
+
+/** One lane at a time probes after a crash, so a death during a probe is that lane's. */
+class ProbeQueue implements ProbeGate {
+  #tail: Promise<void> = Promise.resolve();
+
+  acquire(signal: AbortSignal): Promise<Disposable> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => release = resolve);
+    return raceSignal(previous, signal).then(
+      () => ({ [Symbol.dispose]: release }),
+      (error) => {
+        // Given up while waiting: the next in line waits for the one before instead.
+        previous.then(release);
+        throw error;
+      },
+    );
+  }
+}
+
+function requestId(line: string): string | null {
+  try {
+    const id = (JSON.parse(line) as { id?: unknown }).id;
+    return typeof id === "string" && id !== "" ? id : null;
+  } catch {
+    return null;
   }
 }
 

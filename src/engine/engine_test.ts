@@ -3,7 +3,7 @@ import { StateStore } from "../state/state_store.ts";
 import { Engine } from "./engine.ts";
 import { sendRequest } from "./control.ts";
 import { MemoryLog, once, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
-import type { DeliveryReport, PluginFileInfo } from "./types.ts";
+import type { DeliveryReport, PluginFile } from "./types.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { readStateFile } from "../state/state_store.ts";
 
@@ -37,7 +37,7 @@ Deno.test("Engine delivers a late gap once, when it commits, without rewinding",
     const config = testConfig(`${dir}/state.json`);
     const first = await runOnce(config, log, hosts);
     assert.deepEqual(a.seen, [1, 2, 3, 4, 5, 7, 8, 9, 10, 11]);
-    assert.deepEqual([...first.doc.plugins.get("a")!.backlog.keys()], [late]);
+    assert.deepEqual([...first.plugins.get("a")!.backlog.keys()], [late]);
     log.commit(late!);
     log.add(2);
     await runOnce(config, log, hosts);
@@ -58,7 +58,7 @@ Deno.test("Engine ignores a gap already older than backlog_timeout", async () =>
     const a = new RecordingHost("a", "/a.ts", "1");
     const store = await runOnce(testConfig(`${dir}/state.json`), log, new Map([["a", a]]));
     assert.deepEqual(a.seen, [1, 2, 4, 5]);
-    assert.deepEqual(store.doc.plugins.get("a")!.backlog.size, 0);
+    assert.deepEqual(store.plugins.get("a")!.backlog.size, 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -76,7 +76,7 @@ Deno.test("Engine pauses a failing plugin at its event while the others go on", 
     const store = await runOnce(config, log, new Map([["bad", bad], ["good", good]]));
     assert.deepEqual(bad.seen, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.deepEqual(good.seen.length, 30);
-    const state = store.doc.plugins.get("bad")!;
+    const state = store.plugins.get("bad")!;
     assert.deepEqual(state.status, "paused");
     assert.deepEqual(state.paused?.eventId, 10);
     assert.deepEqual(state.cursor, 9);
@@ -95,7 +95,7 @@ Deno.test("Engine records a stopOnError false failure and moves on", async () =>
     host.stopOnError = false;
     const store = await runOnce(testConfig(`${dir}/state.json`), log, new Map([["p", host]]));
     assert.deepEqual(host.seen, [1, 2, 3, 5, 6, 7, 8, 9, 10]);
-    const state = store.doc.plugins.get("p")!;
+    const state = store.plugins.get("p")!;
     assert.deepEqual(state.failed.map((f) => f.eventId), [4]);
     assert.deepEqual(state.status, "active");
     assert.deepEqual(state.cursor, 10);
@@ -158,7 +158,10 @@ Deno.test("Engine judges a gap's age when its page was read, not when a slow plu
     host.delays = [2000];
     host.onFirst = () => setTimeout(() => log.commit(late!), 100);
     const config = testConfig(`${dir}/s.json`, { maxEventBatchSize: 5, backlogTimeoutMs: 1500 });
-    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const store = await StateStore.open(config.daemon.stateFile, {
+      site: config.shotgrid.url,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+    });
     const engine = new Engine({
       config,
       source: log,
@@ -183,9 +186,12 @@ Deno.test("Engine applies an acknowledged skip even when a stop arrives during t
     const host = new SlowHost("a", "/a.ts", "1");
     host.delays = [800];
     const config = testConfig(`${dir}/s.json`, { shutdownTimeoutMs: 5000 });
-    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const store = await StateStore.open(config.daemon.stateFile, {
+      site: config.shotgrid.url,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+    });
     const stop = new AbortController();
-    const plugin: PluginFileInfo = { name: "a", file: "/a.ts", hash: "1" };
+    const plugin: PluginFile = { name: "a", file: "/a.ts", hash: "1" };
     const engine = new Engine({
       config,
       source: log,
@@ -215,7 +221,10 @@ Deno.test("Engine applies each run-time request once, however many have been mad
     log.add(10);
     const host = new RecordingHost("a", "/a.ts", "1");
     const config = testConfig(`${dir}/s.json`);
-    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const store = await StateStore.open(config.daemon.stateFile, {
+      site: config.shotgrid.url,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+    });
     const stop = new AbortController();
     const engine = new Engine({
       config,
@@ -227,16 +236,18 @@ Deno.test("Engine applies each run-time request once, however many have been mad
     });
     const run = engine.run(stop.signal);
     while (host.seen.length < 10) await wait(10);
-    await sendRequest(store.file, { id: "rewind", op: "skip", plugins: ["a"], to: 5 });
+    await sendRequest(store.file, { id: "rewind", op: "skip", plugins: ["a"], to: 5, force: true });
     while (host.seen.length < 15) await wait(10);
     for (let i = 0; i < 250; i++) {
       await sendRequest(store.file, { id: `r${i}`, op: "resume", plugins: ["a"] });
     }
-    while (!store.doc.applied.includes("r249")) await wait(10);
-    await wait(200);
+    while (!store.applied.includes("r249")) await wait(10);
     stop.abort();
     await run;
     await store.close();
+    // Each request acknowledged once, in order: a re-read of the file would ack again after r249
+    // (and re-apply the rewind, which delivers 5 events more).
+    assert.deepEqual(store.applied, Array.from({ length: 200 }, (_, i) => `r${i + 50}`));
     assert.equal(host.seen.length, 15, `seen ${host.seen.length} deliveries`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -252,7 +263,7 @@ Deno.test("Engine resumes a paused plugin whose file changed while the daemon wa
     const broken = new RecordingHost("p", "/p.ts", "v1");
     broken.failOn.add(3);
     const first = await runOnce(config, log, new Map([["p", broken]]));
-    assert.equal(first.doc.plugins.get("p")!.status, "paused");
+    assert.equal(first.plugins.get("p")!.status, "paused");
     // Same file at the next start: still paused.
     const same = new RecordingHost("p", "/p.ts", "v1");
     await runOnce(config, log, new Map([["p", same]]));
@@ -260,7 +271,7 @@ Deno.test("Engine resumes a paused plugin whose file changed while the daemon wa
     const fixed = new RecordingHost("p", "/p.ts", "v2");
     const after = await runOnce(config, log, new Map([["p", fixed]]));
     assert.deepEqual(fixed.seen, [3, 4, 5, 6]);
-    assert.equal(after.doc.plugins.get("p")!.status, "active");
+    assert.equal(after.plugins.get("p")!.status, "active");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -300,7 +311,7 @@ Deno.test("Engine treats a state file with no plugin yet as a first start (daemo
     const config = testConfig(`${dir}/state.json`);
     // A daemon stopped before it placed any plugin leaves a file with none.
     const empty = await runOnce(config, log, new Map());
-    assert.equal(empty.doc.plugins.size, 0);
+    assert.equal(empty.plugins.size, 0);
     const a = new RecordingHost("a", "/a.ts", "1");
     const b = new RecordingHost("b", "/b.ts", "1");
     await runOnce(config, log, new Map([["a", a], ["b", b]]));
@@ -324,7 +335,10 @@ Deno.test("Engine stopped while placing plugins places none, so the next start i
         ),
     }) as MemoryLog;
     const config = testConfig(`${dir}/state.json`);
-    const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+    const store = await StateStore.open(config.daemon.stateFile, {
+      site: config.shotgrid.url,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+    });
     const stop = new AbortController();
     const engine = new Engine({
       config,
@@ -340,7 +354,7 @@ Deno.test("Engine stopped while placing plugins places none, so the next start i
     setTimeout(() => stop.abort(), 50);
     await engine.run(stop.signal);
     await store.close();
-    assert.equal(store.doc.plugins.size, 0);
+    assert.equal(store.plugins.size, 0);
     const a = new RecordingHost("a", "/a.ts", "1");
     const b = new RecordingHost("b", "/b.ts", "1");
     await runOnce(config, log, new Map([["a", a], ["b", b]]));

@@ -5,10 +5,14 @@
  */
 import type { ShotGridClient } from "../shotgrid/client.ts";
 import { eventFields, type Filter, type ShotGridEvent } from "../shotgrid/types.ts";
+import { checkEventId, checkEventPage, checkLookedUp } from "./event_page.ts";
 import { narrowingFilters } from "./narrowing.ts";
 import type { EventSource, IdRange, NarrowRead } from "./types.ts";
 
-/** Reads EventLogEntry rows through a {@link ShotGridClient}. */
+/**
+ * Reads EventLogEntry rows through a {@link ShotGridClient}; every id it returns has been
+ * checked (see event_page.ts), so the engine can trust them.
+ */
 export class ShotGridEventSource implements EventSource {
   #client: ShotGridClient;
 
@@ -33,22 +37,29 @@ export class ShotGridEventSource implements EventSource {
       if (!narrowed || narrow.upTo <= after) return [];
       filters.push(["id", "less_than", narrow.upTo + 1], ...narrowed);
     }
-    return await this.#client.find("EventLogEntry", filters, eventFields, {
+    const events = await this.#client.find("EventLogEntry", filters, eventFields, {
       order: [{ field_name: "id", direction: "asc" }],
       limit,
       pageSize: limit,
       signal,
     }) as ShotGridEvent[];
+    return checkEventPage(events, after);
   }
 
   /** The events among `ids` that exist now. */
   async byIds(ids: readonly number[], signal: AbortSignal): Promise<ShotGridEvent[]> {
     if (ids.length === 0) return [];
-    return await this.#client.find("EventLogEntry", [["id", "in", [...ids]]], eventFields, {
-      order: [{ field_name: "id", direction: "asc" }],
-      pageSize: Math.min(5000, Math.max(1, ids.length)),
-      signal,
-    }) as ShotGridEvent[];
+    const events = await this.#client.find(
+      "EventLogEntry",
+      [["id", "in", [...ids]]],
+      eventFields,
+      {
+        order: [{ field_name: "id", direction: "asc" }],
+        pageSize: Math.min(5000, Math.max(1, ids.length)),
+        signal,
+      },
+    ) as ShotGridEvent[];
+    return checkLookedUp(events, ids);
   }
 
   /** The newest event id, or null on an empty site. */
@@ -96,7 +107,11 @@ export class ShotGridEventSource implements EventSource {
       order: [{ field_name: "id", direction }],
       signal,
     });
-    return record?.id ?? null;
+    if (!record) return null;
+    return checkEventId(
+      record.id,
+      `a request for its ${direction === "asc" ? "first" : "last"} event`,
+    );
   }
 }
 

@@ -1,48 +1,54 @@
 /**
- * One plugin's way through the event log: its cursor, its backlog, its host.
+ * One plugin's way through the event log: it reads pages after its cursor (shared with the
+ * other lanes at the head, see page_source.ts and lane_reader.ts), hands them to its
+ * plugin's host, and tells its {@link PluginCursor} what was finished: the cursor moves
+ * only over events the plugin has finished (at-least-once; exactly-once across clean
+ * stops, since a stop waits for the event in flight and saves). Gaps go to the backlog;
+ * ids that commit late are delivered once, when they commit, and the cursor never moves
+ * back. Lanes never wait for each other: a slow, failing or paused plugin delays only
+ * itself.
  *
- * A lane reads pages after its cursor (shared with the other lanes at the head, see
- * page_source.ts), hands them to its plugin, and moves its cursor only over events the
- * plugin has finished (at-least-once; exactly-once across clean stops, since a stop
- * waits for the event in flight and saves). Gaps go to its backlog; ids that commit
- * late are delivered once, when they commit, and the cursor never moves back.
- * Lanes never wait for each other: a slow, failing or paused plugin delays only itself.
- * A lane far behind reads only the events the plugins want, up to the settled horizon
- * (see narrowing.ts).
+ * Every delivery is marked in flight (and saved) before it starts, so a plugin that takes
+ * the whole process down is found at the next start: its batch is then delivered one
+ * event at a time, one probing lane at a time (see {@link ProbeGate}), and a second death
+ * on one event pauses the plugin there (see PluginCursor.recoverFromCrash).
  *
  * @module
  */
 import type { Logger } from "@logtape/logtape";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
+import type { PluginCursor } from "../state/cursor.ts";
 import { type Clock, isAbortError, raceSignal, sleep } from "../util/abort.ts";
 import { backoffDelay } from "../util/backoff.ts";
-import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
+import { isRetriable } from "../util/retriable.ts";
 import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
-import { type Narrowing, narrowSpan, type SettledHorizon } from "./narrowing.ts";
-import type { Page, PageSource } from "./page_source.ts";
-import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFileInfo } from "./types.ts";
+import { CommandQueue } from "./lane_commands.ts";
+import { LaneReader, type LaneReaderOptions } from "./lane_reader.ts";
+import type { Page } from "./page_source.ts";
+import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFile } from "./types.ts";
+
+/** Lets one lane at a time deliver events one by one after a crash (so a death is its own). */
+export interface ProbeGate {
+  /** Resolves once this lane may probe; dispose the handle to let the next one. */
+  acquire(signal: AbortSignal): Promise<Disposable>;
+}
 
 /** What a lane needs from the engine. */
-export interface LaneOptions {
-  readonly state: PluginState;
-  readonly pages: PageSource;
+export interface LaneOptions extends Omit<LaneReaderOptions, "plugin" | "logger"> {
+  readonly cursor: PluginCursor;
   readonly resolver: BacklogResolver;
-  /** Makes the lane's progress durable (the state store's coalesced checkpoint). */
-  readonly checkpoint: () => Promise<void>;
-  readonly startHost: (plugin: PluginFileInfo) => Promise<DeliveryHost>;
+  /** Saves the lane's progress (the state store's coalesced checkpoint). */
+  readonly checkpoint: (options?: { durable?: boolean }) => Promise<void>;
+  readonly startHost: (plugin: PluginFile) => Promise<DeliveryHost>;
   readonly exclude: (event: ShotGridEvent) => boolean;
   /** The plugin's `projects` setting: other projects' events are passed over. */
   readonly projects?: ReadonlySet<number> | null;
-  /** What catch-up reads may be narrowed to now (see narrowing.ts); null: read everything. */
-  readonly narrowing?: () => Narrowing | null;
-  /** Where narrowed reads must stop; without it reads are never narrowed. */
-  readonly horizon?: SettledHorizon | null;
+  readonly probe: ProbeGate;
   readonly clock: Clock;
-  readonly fetchIntervalMs: number;
   readonly backlogTimeoutMs: number;
-  /** `max_event_batch_size`: the most events handed over at once. */
-  readonly batchSize: number;
+  /** How long a failed step waits at most before it is tried again. */
+  readonly connRetrySleepMs: number;
   /** Daemon log (`sgevents.engine`). */
   readonly logger: Logger;
   /** The plugin's own log (`sgevents.plugin.<name>`): its errors reach its recipients. */
@@ -53,44 +59,35 @@ export interface LaneOptions {
   readonly signal: AbortSignal;
 }
 
-/** A change applied between batches; `state` changes are applied even when stopping. */
-interface Command {
-  readonly kind: "state" | "reload";
-  readonly run: () => void | Promise<void>;
-  readonly done: PromiseWithResolvers<void>;
-}
-
 /** One plugin's delivery loop. */
 export class Lane {
   /** The plugin's name. */
   readonly name: string;
-  #plugin: PluginFileInfo;
+  #plugin: PluginFile;
   #options: LaneOptions;
+  #cursor: PluginCursor;
+  #reader: LaneReader;
   #host: DeliveryHost | null = null;
-  #commands: Command[] = [];
+  #commands = new CommandQueue();
   #wake = new AbortController();
   #delivering = false;
   #stopping = false;
   #closed = false;
   #finalDrain = false;
-  #caughtUp = false;
-  /** Behind the head, as far as the lane knows: worth asking whether to read narrowed. */
-  #behind = true;
-  #notBefore = 0;
-  /** Narrowed reads failed: whole pages until then (epoch ms). */
-  #narrowAfter = 0;
   #nextBacklogCheck = 0;
   #run: Promise<void> | null = null;
   #loaded: Promise<void> | null = null;
 
   /**
    * @param plugin The plugin file.
-   * @param options Shared engine parts.
+   * @param options Shared engine parts and the plugin's cursor.
    */
-  constructor(plugin: PluginFileInfo, options: LaneOptions) {
+  constructor(plugin: PluginFile, options: LaneOptions) {
     this.name = plugin.name;
     this.#plugin = plugin;
     this.#options = options;
+    this.#cursor = options.cursor;
+    this.#reader = new LaneReader({ ...options, plugin: plugin.name });
   }
 
   /** The loaded host, once started. */
@@ -99,13 +96,18 @@ export class Lane {
   }
 
   /** The plugin file the lane runs. */
-  get plugin(): PluginFileInfo {
+  get plugin(): PluginFile {
     return this.#plugin;
+  }
+
+  /** The plugin's cursor. */
+  get cursor(): PluginCursor {
+    return this.#cursor;
   }
 
   /** Whether the last page read was short (the lane is at the head of the log). */
   get caughtUp(): boolean {
-    return this.#caughtUp;
+    return this.#reader.caughtUp;
   }
 
   /**
@@ -135,45 +137,34 @@ export class Lane {
    *
    * @param plugin The new version.
    */
-  reload(plugin: PluginFileInfo): void {
+  reload(plugin: PluginFile): void {
     this.#enqueue("reload", async () => {
       await this.#host?.close();
       this.#plugin = plugin;
       this.#host = null;
       await this.#load();
-      if (this.#options.state.status === "paused") this.#resume("its file changed");
+      this.#resumed(this.#cursor.resume(), "its file changed");
     }).catch(() => {});
   }
 
   /**
-   * Resume a paused plugin at the event it failed on.
+   * Change the plugin's cursor between batches (skip, resume...), through its cursor.
    *
+   * @param change What to do with the cursor.
    * @returns Resolves once applied (before the next batch, or at stop).
    */
-  resume(): Promise<void> {
-    return this.#enqueue("state", () => this.#resume("resume was requested"));
+  change(change: (cursor: PluginCursor) => void): Promise<void> {
+    return this.#enqueue("state", () => {
+      change(this.#cursor);
+      this.#nextBacklogCheck = 0;
+      this.#reader.rush();
+    });
   }
 
-  /**
-   * Drop the backlog and move the cursor (the supported way to skip accrued events).
-   *
-   * @param to The new cursor: the next event delivered is the first after it.
-   * @returns Resolves once applied (before the next batch, or at stop).
-   */
-  skip(to: number): Promise<void> {
-    return this.#enqueue("state", () => {
-      const state = this.#options.state;
-      this.#options.logger.warn(
-        "Plugin {plugin}: skipping from id {from} to {to}, dropping {backlog} backlog id(s)",
-        { plugin: this.name, from: state.cursor, to, backlog: state.backlog.size },
-      );
-      state.backlog.clear();
-      state.cursor = to;
-      state.status = "active";
-      state.paused = null;
-      this.#notBefore = 0;
-      this.#behind = true;
-    });
+  /** Read at once, without waiting out `fetch_interval` (a webhook said something changed). */
+  wake(): void {
+    this.#reader.rush();
+    this.#wake.abort();
   }
 
   /**
@@ -194,27 +185,10 @@ export class Lane {
     await this.#host?.close();
   }
 
-  #enqueue(kind: Command["kind"], run: Command["run"]): Promise<void> {
-    const done = Promise.withResolvers<void>();
-    this.#commands.push({ kind, run, done });
+  #enqueue(kind: "state" | "reload", run: () => void | Promise<void>): Promise<void> {
+    const done = this.#commands.add(kind, run);
     this.#interrupt();
-    return done.promise;
-  }
-
-  async #runCommands(kinds: ReadonlySet<Command["kind"]>): Promise<void> {
-    for (const command of this.#commands.splice(0)) {
-      if (!kinds.has(command.kind)) {
-        command.done.reject(new DOMException("The plugin stopped first", "AbortError"));
-        continue;
-      }
-      try {
-        await command.run();
-        command.done.resolve();
-      } catch (error) {
-        command.done.reject(error);
-        throw error;
-      }
-    }
+    return done;
   }
 
   #interrupt(): void {
@@ -222,20 +196,13 @@ export class Lane {
     if (this.#delivering) this.#host?.requestStop();
   }
 
-  #resume(why: string): void {
-    const state = this.#options.state;
-    if (state.status !== "paused") return;
-    const paused = state.paused;
-    if (paused?.fromBacklog && state.backlog.has(paused.eventId)) {
-      state.backlog.set(paused.eventId, this.#options.clock() + this.#options.backlogTimeoutMs);
-      this.#nextBacklogCheck = 0;
-    }
-    state.status = "active";
-    state.paused = null;
-    this.#behind = true;
+  #resumed(paused: ReturnType<PluginCursor["resume"]>, why: string): void {
+    if (!paused) return;
+    this.#nextBacklogCheck = 0;
+    this.#reader.rush();
     this.#options.logger.info("Plugin {plugin} resumes at event {id}: {why}", {
       plugin: this.name,
-      id: paused?.eventId ?? null,
+      id: paused.eventId,
       why,
     });
   }
@@ -249,7 +216,6 @@ export class Lane {
     }
     this.#host = host;
     if (host.status === "failed") {
-      this.#options.state.lastError = host.loadError;
       // The load error already names the plugin and says "Cannot load plugin ...".
       this.#options.logger.error("{error}", { plugin: this.name, error: host.loadError });
     } else {
@@ -261,13 +227,13 @@ export class Lane {
   }
 
   async #loop(together?: Promise<void>): Promise<void> {
-    const { signal, logger, state } = this.#options;
+    const { signal, logger } = this.#options;
     await this.load();
     if (together) await raceSignal(together, this.#waitSignal()).catch(() => {});
     // Fixed while the daemon was down: the file differs from the one that failed.
-    const pausedHash = state.paused?.hash;
-    if (state.status === "paused" && pausedHash && pausedHash !== this.#plugin.hash) {
-      this.#resume("its file changed while the daemon was stopped");
+    const pausedHash = this.#cursor.paused?.hash;
+    if (this.#cursor.status === "paused" && pausedHash && pausedHash !== this.#plugin.hash) {
+      this.#resumed(this.#cursor.resume(), "its file changed while the daemon was stopped");
     }
     let failures = 0;
     while (!this.#stopping && !signal.aborted) {
@@ -279,9 +245,10 @@ export class Lane {
         // A wake-up (command, reload, stop) interrupts a wait: not a failure.
         if (isAbortError(error) || signal.aborted || this.#wake.signal.aborted) continue;
         // Anything else (a state write failing on a full disk...) must not end the lane
-        // silently: log it, wait, and try the step again.
+        // silently: log it and try the step again, soon if it may pass, slowly if not.
         failures++;
-        const wait = backoffDelay(failures);
+        const retriable = isRetriable(error);
+        const wait = retriable ? backoffDelay(failures) : this.#options.connRetrySleepMs;
         logger.error("Plugin {plugin}'s delivery loop failed; retrying in {wait} ms: {error}", {
           plugin: this.name,
           wait,
@@ -291,67 +258,38 @@ export class Lane {
       }
     }
     // Skip and resume requests already acknowledged still apply; the engine saves after.
-    await this.#runCommands(new Set(["state"])).catch(() => {});
+    await this.#commands.run(new Set(["state"])).catch(() => {});
   }
 
   async #step(): Promise<"done" | "more"> {
-    const { state } = this.#options;
-    await this.#runCommands(new Set(["state", "reload"]));
-    if (this.#commands.length > 0) return "more";
+    const cursor = this.#cursor;
+    await this.#commands.run(new Set(["state", "reload"]));
+    if (this.#commands.pending) return "more";
     if (this.#stopping) return "done";
     const host = this.#host;
-    if (!host || host.status === "failed" || state.status === "paused") {
+    if (!host || host.status === "failed" || cursor.status !== "active") {
       if (this.#options.once) return "done";
       await this.#idle();
       return "more";
     }
-    if (state.backlog.size > 0 && this.#options.clock() >= this.#nextBacklogCheck) {
+    if (cursor.backlogSize > 0 && this.#options.clock() >= this.#nextBacklogCheck) {
       this.#nextBacklogCheck = this.#options.clock() + this.#options.fetchIntervalMs;
       await this.#drainBacklog(host);
       await this.#options.checkpoint();
       return "more";
     }
-    const page = await this.#nextPage(state.cursor ?? 0);
+    const page = await this.#reader.next(cursor.position, this.#waitSignal());
     await this.#deliverPage(host, page);
     await this.#options.checkpoint();
-    const more = page.full || page.narrowed;
-    this.#behind = more;
-    this.#caughtUp = !more;
-    this.#notBefore = more ? 0 : page.fetchedAt + this.#options.fetchIntervalMs;
-    if (!this.#options.once || !this.#caughtUp || state.cursor !== page.lastId) return "more";
+    this.#reader.handled(page);
+    if (!this.#options.once || !this.caughtUp || cursor.position !== page.lastId) return "more";
     // Caught up in `once` mode: one last look for waiting ids that have committed meanwhile.
-    if (state.backlog.size > 0 && !this.#finalDrain) {
+    if (cursor.backlogSize > 0 && !this.#finalDrain) {
       this.#finalDrain = true;
       this.#nextBacklogCheck = 0;
       return "more";
     }
     return "done";
-  }
-
-  /** The next page: narrowed while the lane is behind the settled horizon, else whole. */
-  async #nextPage(cursor: number): Promise<Page> {
-    const { pages, horizon, narrowing } = this.#options;
-    const signal = this.#waitSignal();
-    const { clock, logger } = this.#options;
-    const wanted = this.#behind && horizon && clock() >= this.#narrowAfter;
-    const narrow = wanted ? narrowing?.() ?? null : null;
-    if (narrow) {
-      const span = narrowSpan(this.#options.batchSize);
-      const blockEnd = (Math.floor(cursor / span) + 1) * span;
-      const upTo = await horizon!.get(cursor, blockEnd, signal);
-      try {
-        if (upTo > cursor) return await pages.next(cursor, 0, signal, { upTo, narrowing: narrow });
-      } catch (error) {
-        if (signal.aborted) throw error;
-        // Narrowing only saves reads: fall back to whole pages rather than retry it.
-        this.#narrowAfter = clock() + narrowRetryMs;
-        logger.warn(
-          "Plugin {plugin}: a narrowed read failed ({error}); reading whole pages for {minutes} min",
-          { plugin: this.name, error: String(error), minutes: narrowRetryMs / 60_000 },
-        );
-      }
-    }
-    return await pages.next(cursor, this.#notBefore, signal);
   }
 
   /** Events less those of projects the plugin is not limited to. */
@@ -373,80 +311,97 @@ export class Lane {
     });
   }
 
+  /**
+   * Hand events to the host, marked in flight (saved) while it runs. After a crash, the
+   * events up to the probe bound go one at a time, one probing lane at a time.
+   */
   async #deliver(host: DeliveryHost, events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+    const probeUpTo = this.#cursor.probeUpTo;
+    if (probeUpTo === null || events[0]!.id > probeUpTo) {
+      return await this.#deliverMarked(host, events);
+    }
+    using _gate = await this.#options.probe.acquire(this.#waitSignal());
+    const skipped: FailedEvent[] = [];
+    let done = 0;
+    for (const event of events) {
+      if (event.id > probeUpTo) break;
+      const report = await this.#deliverMarked(host, [event]);
+      skipped.push(...report.skipped);
+      if (report.done < 1) return { ...report, done, skipped };
+      done++;
+    }
+    if (done === events.length) return { done, skipped, paused: null, stopped: false };
+    const rest = await this.#deliverMarked(host, events.slice(done));
+    return { ...rest, done: done + rest.done, skipped: [...skipped, ...rest.skipped] };
+  }
+
+  async #deliverMarked(
+    host: DeliveryHost,
+    events: readonly ShotGridEvent[],
+  ): Promise<DeliveryReport> {
+    // A command that arrived before this delivery still cuts it short.
+    if (this.#stopping || this.#commands.pending) {
+      return { done: 0, skipped: [], paused: null, stopped: true };
+    }
+    this.#cursor.beginDelivery(events[0]!.id, events[events.length - 1]!.id);
+    // Not fsynced: the mark only has to outlive the process, not the machine.
+    await this.#options.checkpoint({ durable: false });
     this.#delivering = true;
     try {
-      // A command that arrived before this delivery still cuts it short.
-      if (this.#stopping || this.#commands.length > 0) {
-        return { done: 0, lastId: null, skipped: [], paused: null, stopped: true };
-      }
       return await host.deliver(events, { signal: this.#options.signal });
     } finally {
       this.#delivering = false;
+      this.#cursor.endDelivery();
     }
   }
 
   async #deliverPage(host: DeliveryHost, page: Page): Promise<void> {
-    const state = this.#options.state;
-    const from = state.cursor ?? page.after;
+    const cursor = this.#cursor;
+    const from = cursor.position;
     const events = this.#mine(page.deliverable);
     const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
     const done = Math.min(report.done, events.length);
     const to = done >= events.length ? page.lastId : events[done]!.id - 1;
     // A narrowed page lacks the events of other types: its missing ids are not gaps.
-    if (!page.narrowed) this.#recordGaps(from, to, page.events, page.fetchedAt);
+    if (to > from) cursor.advance(to, page.narrowed ? undefined : this.#gaps(from, to, page));
     this.#count(host, events, done);
     this.#recordFailures(report, events[done], false);
-    if (to > from) state.cursor = to;
-    state.updatedAt = new Date(this.#options.clock()).toISOString();
   }
 
   async #drainBacklog(host: DeliveryHost): Promise<void> {
-    const state = this.#options.state;
-    const found = await this.#options.resolver.resolve(state.backlog.keys(), this.#waitSignal());
-    const foundIds = new Set(found.map((event) => event.id));
-    const { logger } = this.#options;
-    const mine = new Set(this.#mine(found.filter((event) => !this.#options.exclude(event))));
-    for (const event of found) if (!mine.has(event)) state.backlog.delete(event.id);
-    const waiting = found.filter((event) => mine.has(event) && state.backlog.has(event.id));
+    const cursor = this.#cursor;
+    const { logger, exclude, resolver, batchSize } = this.#options;
+    const found = await resolver.resolve(cursor.backlog, this.#waitSignal());
+    const mine = new Set(this.#mine(found.filter((event) => !exclude(event))));
+    for (const event of found) if (!mine.has(event)) cursor.resolve(event.id);
+    const waiting = found.filter((event) => mine.has(event) && cursor.awaits(event.id));
     // At most one batch at a time, so a hard kill repeats at most one batch here too.
-    const events = waiting.slice(0, this.#options.batchSize);
+    const events = waiting.slice(0, batchSize);
     if (waiting.length > events.length) this.#nextBacklogCheck = 0;
     if (events.length > 0) {
       const report = await this.#deliver(host, events);
       const done = Math.min(report.done, events.length);
       for (const event of events.slice(0, done)) {
-        state.backlog.delete(event.id);
+        cursor.resolve(event.id);
         logger.info("Processed id {id} from backlog", { plugin: this.name, id: event.id });
       }
       this.#count(host, events, done);
       this.#recordFailures(report, events[done], true);
       if (report.stopped || report.paused) return;
     }
-    const now = this.#options.clock();
-    for (const [id, deadline] of state.backlog) {
-      if (deadline !== null && deadline < now && !foundIds.has(id)) {
-        state.backlog.delete(id);
-        logger.info("Timeout elapsed on backlog event id {id}", { plugin: this.name, id });
-      }
+    for (const id of cursor.expire(new Set(found.map((event) => event.id)))) {
+      logger.info("Timeout elapsed on backlog event id {id}", { plugin: this.name, id });
     }
   }
 
-  #recordGaps(
-    from: number,
-    to: number,
-    events: readonly ShotGridEvent[],
-    readAt: number,
-  ): void {
-    if (to <= from) return;
-    const { state, logger, clock, backlogTimeoutMs } = this.#options;
-    const now = clock();
+  /** The gaps of a finished whole-page range, logged; those worth waiting for returned. */
+  #gaps(from: number, to: number, page: Page): { waiting: number[] } {
+    const { logger, backlogTimeoutMs } = this.#options;
     // A gap's age is judged when the page was read: a page read a while ago (prefetched,
     // or shared with faster lanes) must not turn a gap that has since filled into
     // "never happened".
-    const gaps = findGaps(from, to, events, { now: readAt, backlogTimeoutMs });
+    const gaps = findGaps(from, to, page.events, { now: page.fetchedAt, backlogTimeoutMs });
     for (const id of gaps.waiting) {
-      state.backlog.set(id, now + backlogTimeoutMs);
       logger.info("Adding event id {id} to backlog", { plugin: this.name, id });
     }
     for (const id of gaps.neverHappened) {
@@ -458,12 +413,13 @@ export class Lane {
         { plugin: this.name, first, last, count: last - first + 1 },
       );
     }
+    return gaps;
   }
 
   #count(host: DeliveryHost, events: readonly ShotGridEvent[], done: number): void {
     let wanted = 0;
     for (let i = 0; i < done; i++) if (host.wants(events[i]!)) wanted++;
-    this.#options.state.processed += wanted;
+    this.#cursor.counted(wanted);
   }
 
   #recordFailures(
@@ -471,38 +427,24 @@ export class Lane {
     next: ShotGridEvent | undefined,
     fromBacklog: boolean,
   ): void {
-    const { state, pluginLogger, clock } = this.#options;
-    const at = new Date(clock()).toISOString();
+    const { pluginLogger } = this.#options;
+    this.#cursor.recordSkipped(report.skipped);
     for (const failure of report.skipped) {
-      state.failed.push({
-        eventId: failure.id,
-        callback: failure.callback,
-        error: failure.error,
-        at,
-      });
-      state.lastError = failure.error;
       pluginLogger.error(
         "Callback {callback} failed on event {id} after {attempts} attempt(s), skipped (stopOnError is false): {error}",
         { ...failureProps(failure), plugin: this.name },
       );
     }
-    if (state.failed.length > maxFailedRecords) {
-      state.failed.splice(0, state.failed.length - maxFailedRecords);
-    }
     const failure = report.paused;
     if (!failure) return;
     const eventId = next?.id ?? failure.id;
-    state.status = "paused";
-    state.paused = {
+    this.#cursor.pause({
       eventId,
       callback: failure.callback,
       error: failure.error,
-      at,
       fromBacklog,
       hash: this.#plugin.hash,
-    };
-    state.lastError = failure.error;
-    if (fromBacklog && state.backlog.has(eventId)) state.backlog.set(eventId, null);
+    });
     pluginLogger.error(
       "Plugin {plugin} paused at event {id}: callback {callback} failed after {attempts} attempt(s): {error}\n{stack}",
       { ...failureProps(failure), id: eventId, plugin: this.name },
@@ -510,16 +452,7 @@ export class Lane {
   }
 }
 
-/** How long a lane reads whole pages after a narrowed read failed. */
-const narrowRetryMs = 5 * 60_000;
-
-const emptyReport: DeliveryReport = {
-  done: 0,
-  lastId: null,
-  skipped: [],
-  paused: null,
-  stopped: false,
-};
+const emptyReport: DeliveryReport = { done: 0, skipped: [], paused: null, stopped: false };
 
 function failureProps(failure: FailedEvent): Record<string, unknown> {
   return {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { Logger } from "@logtape/logtape";
+import { ShotGridError } from "../shotgrid/errors.ts";
 import { withRecovery } from "./recovery.ts";
 
 function recorder(): { logger: Logger; lines: string[] } {
@@ -56,23 +57,28 @@ Deno.test("withRecovery() stops at once when its signal aborts, mid-wait", async
   await assert.rejects(started, { name: "AbortError" });
 });
 
-Deno.test("withRecovery() does not retry programmer errors", async () => {
+Deno.test("withRecovery() reports a failure that is not retriable at once, then tries it only every conn_retry_sleep", async () => {
   const { logger, lines } = recorder();
+  const waits: number[] = [];
   let calls = 0;
-  await assert.rejects(
-    withRecovery(() => {
-      calls++;
-      throw new ReferenceError("oops is not defined");
-    }, {
-      signal: new AbortController().signal,
-      logger,
-      maxConnRetries: 3,
-      connRetrySleepMs: 1,
-      sleep: () => Promise.resolve(),
-      action: "read events",
-    }),
-    ReferenceError,
-  );
-  assert.equal(calls, 1);
-  assert.deepEqual(lines, []);
+  const forbidden = new ShotGridError("Cannot read events: 403 Forbidden", {
+    status: 403,
+    retriable: false,
+  });
+  const result = await withRecovery(() => {
+    calls++;
+    if (calls < 4) throw forbidden;
+    return Promise.resolve("ok");
+  }, {
+    signal: new AbortController().signal,
+    logger,
+    maxConnRetries: 5,
+    connRetrySleepMs: 60_000,
+    sleep: (ms) => (waits.push(ms), Promise.resolve()),
+    action: "read events",
+  });
+  assert.equal(result, "ok");
+  assert.deepEqual(waits, [60_000, 60_000, 60_000], "no fast backoff for a 403");
+  assert.deepEqual(lines.map((l) => l.split(" ")[0]), ["error", "warn", "warn"]);
+  assert.match(lines[0]!, /not a passing fault/);
 });

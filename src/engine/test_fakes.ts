@@ -15,7 +15,7 @@ import type {
   EventSource,
   IdRange,
   NarrowRead,
-  PluginFileInfo,
+  PluginFile,
 } from "./types.ts";
 
 // A small in-memory event log: ids can be allocated now and committed later (a gap).
@@ -141,7 +141,6 @@ export class RecordingHost implements DeliveryHost {
         if (this.stopOnError) {
           return Promise.resolve({
             done: i,
-            lastId: events[i - 1]?.id ?? null,
             skipped,
             paused: failure,
             stopped: false,
@@ -152,7 +151,6 @@ export class RecordingHost implements DeliveryHost {
     }
     return Promise.resolve({
       done: events.length,
-      lastId: events.at(-1)?.id ?? null,
       skipped,
       paused: null,
       stopped: false,
@@ -227,13 +225,39 @@ export async function* once<T>(value: T): AsyncIterable<T> {
 }
 
 // Runs an engine in `once` mode over the fake log and hosts; returns the closed store.
+/**
+ * Time that passes only when the engine waits: `sleep(ms)` moves the clock on by `ms` at
+ * once. Runs that count requests use it, so that how often a lane looks at its backlog
+ * does not depend on how busy the machine is.
+ */
+export function virtualTime(start = Date.UTC(2026, 0, 1)): {
+  clock: () => number;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+} {
+  let now = start;
+  return {
+    clock: () => now,
+    sleep: (ms, signal) => {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      now += Math.max(0, ms);
+      // A macrotask, so a loop of zero-length waits still lets I/O and timers run.
+      return new Promise((resolve) => setTimeout(resolve, 0));
+    },
+  };
+}
+
 export async function runOnce(
   config: Config,
   log: MemoryLog,
   hosts: Map<string, RecordingHost>,
+  time?: { clock: () => number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> },
 ): Promise<StateStore> {
-  const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
-  const plugins: PluginFileInfo[] = [...hosts.values()].map((h) => ({
+  const store = await StateStore.open(config.daemon.stateFile, {
+    site: config.shotgrid.url,
+    backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+    ...(time ? { clock: time.clock } : {}),
+  });
+  const plugins: PluginFile[] = [...hosts.values()].map((h) => ({
     name: h.name,
     file: h.file,
     hash: h.hash,
@@ -245,6 +269,7 @@ export async function runOnce(
     startHost: (p) => Promise.resolve(hosts.get(p.name)!),
     plugins: once(plugins),
     once: true,
+    ...(time ?? {}),
   });
   await engine.run(new AbortController().signal);
   await store.close();
@@ -256,7 +281,7 @@ export async function runWhile(
   config: Config,
   options: {
     log: MemoryLog;
-    startHost: (plugin: PluginFileInfo) => Promise<DeliveryHost>;
+    startHost: (plugin: PluginFile) => Promise<DeliveryHost>;
     plugins: readonly string[];
     startTogetherMs?: number;
     /** Runs after stop is requested, before the engine is awaited (to release waits). */
@@ -264,7 +289,10 @@ export async function runWhile(
   },
   drive: (store: StateStore) => Promise<void>,
 ): Promise<void> {
-  const store = await StateStore.open(config.daemon.stateFile, { site: config.shotgrid.url });
+  const store = await StateStore.open(config.daemon.stateFile, {
+    site: config.shotgrid.url,
+    backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+  });
   const engine = new Engine({
     config,
     source: options.log,

@@ -56,7 +56,6 @@ export interface FailedEvent {
 export interface DeliveryReport {
   /** How many events from the front of the batch are finished. */
   readonly done: number;
-  readonly lastId: number | null;
   /** Failures of `stopOnError: false` callbacks, recorded and passed. */
   readonly skipped: readonly FailedEvent[];
   /** A `stopOnError: true` failure: the batch's event at `done` is where the plugin pauses. */
@@ -83,9 +82,12 @@ export interface DeliveryHost {
   close(): Promise<void>;
 }
 
-/** A plugin file found in the configured folders. */
-export interface PluginFileInfo {
+/** A plugin file found in the configured folders (discovery.ts finds them). */
+export interface PluginFile {
+  /** The file name without extension: the plugin's identity in state and logs. */
   readonly name: string;
+  /** Absolute path. */
   readonly file: string;
+  /** SHA-256 of the plugin and every relative module it imports (content, not mtimes). */
   readonly hash: string;
 }

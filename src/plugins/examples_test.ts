@@ -40,7 +40,7 @@ Deno.test("shot_status_from_task sets the Shot's status through sg, with the eve
   });
   const unrelated = event(2, { attribute_name: "content" });
   const report = await host.deliver([change, unrelated]);
-  assert.deepEqual(report, { done: 2, lastId: 2, skipped: [], paused: null, stopped: false });
+  assert.deepEqual(report, { done: 2, skipped: [], paused: null, stopped: false });
   assert.equal(sim.store.get("Shot", shot)?.sg_status_list, "ip");
 
   const logged = sim.store.getEvent(sim.store.lastEventId);

@@ -233,7 +233,6 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
       const done = next === undefined ? events.length : next;
       return {
         done,
-        lastId: done > 0 ? events[done - 1]!.id : null,
         skipped,
         paused,
         stopped: stopped && done < events.length,

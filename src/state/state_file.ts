@@ -7,8 +7,11 @@
  * @module
  */
 
-/** The format version written by this build. */
-export const stateVersion = 1;
+/**
+ * The format version written by this build. 2 added `halted`, `inFlight`, `probe`,
+ * `failed[].attempts` and `siteNewest`; a version 1 file is read as it is.
+ */
+export const stateVersion = 2;
 
 /** Why a plugin is paused. */
 export interface PauseInfo {
@@ -22,11 +25,39 @@ export interface PauseInfo {
   readonly hash?: string;
 }
 
+/** Why a plugin is halted: the site's newest event fell below its cursor (a restore). */
+export interface HaltInfo {
+  /** The plugin's cursor when it was halted. */
+  readonly cursor: number;
+  /** The site's newest event id then. */
+  readonly siteNewest: number;
+  readonly at: string;
+}
+
+/** A delivery under way, saved before it starts: still there at start, the process died. */
+export interface InFlight {
+  readonly first: number;
+  readonly last: number;
+  /** Deaths already seen during this very event (only when `first === last`). */
+  readonly deaths: number;
+}
+
+/** After a death during a batch: its events are delivered one at a time up to `upTo`. */
+export interface Probe {
+  readonly upTo: number;
+  /** The single event the last death happened during, or null for a batch. */
+  readonly eventId: number | null;
+  /** Deaths during `eventId`. */
+  readonly deaths: number;
+}
+
 /** An event a `stopOnError: false` callback failed on, recorded and passed. */
 export interface FailedEventRecord {
   readonly eventId: number;
   readonly callback: string;
   readonly error: string;
+  /** Attempts made (0 when unknown: recorded by version 1). */
+  readonly attempts: number;
   readonly at: string;
 }
 
@@ -36,8 +67,14 @@ export interface PluginState {
   cursor: number | null;
   /** Missing ids still awaited, with their deadline (epoch ms; null while paused on it). */
   backlog: Map<number, number | null>;
-  status: "active" | "paused";
+  /** `paused`: a failure to fix, then resume; `halted`: the site went back (skip to go on). */
+  status: "active" | "paused" | "halted";
   paused: PauseInfo | null;
+  halted: HaltInfo | null;
+  /** The delivery under way, or null between deliveries and after a clean stop. */
+  inFlight: InFlight | null;
+  /** Events delivered one at a time after a crash, or null. */
+  probe: Probe | null;
   /** The most recent failures of callbacks registered with stopOnError false (bounded). */
   failed: FailedEventRecord[];
   /** Events delivered to at least one callback, over the plugin's life. */
@@ -51,6 +88,8 @@ export interface StateDocument {
   version: number;
   /** The site the cursors refer to; a different site is refused. */
   site: string | null;
+  /** The highest event id seen on the site (a site whose newest id is below a cursor was restored). */
+  siteNewest: number | null;
   plugins: Map<string, PluginState>;
   /** Acknowledgements of run-time requests (`id`, or `id error`), the most recent 200. */
   applied: string[];
@@ -90,6 +129,9 @@ export function newPluginState(cursor: number | null): PluginState {
     backlog: new Map(),
     status: "active",
     paused: null,
+    halted: null,
+    inFlight: null,
+    probe: null,
     failed: [],
     processed: 0,
     lastError: null,
@@ -107,6 +149,7 @@ export function newStateDocument(site: string | null): StateDocument {
   return {
     version: stateVersion,
     site,
+    siteNewest: null,
     plugins: new Map(),
     applied: [],
     requestsOffset: 0,
@@ -128,6 +171,9 @@ export function serializeState(doc: StateDocument): string {
       backlog: [...p.backlog].sort((a, b) => a[0] - b[0]),
       status: p.status,
       paused: p.paused,
+      halted: p.halted,
+      inFlight: p.inFlight,
+      probe: p.probe,
       failed: p.failed,
       processed: p.processed,
       lastError: p.lastError,
@@ -139,6 +185,7 @@ export function serializeState(doc: StateDocument): string {
       format: "sgevents-state",
       version: doc.version,
       site: doc.site,
+      siteNewest: doc.siteNewest,
       savedAt: doc.savedAt,
       applied: doc.applied,
       requestsOffset: doc.requestsOffset,
@@ -192,6 +239,9 @@ export function parseState(text: string, file: string): StateDocument {
     );
   }
   if (doc.site !== null && typeof doc.site !== "string") fail(`"site" must be a URL or null`);
+  if (doc.siteNewest !== undefined && doc.siteNewest !== null && !isId(doc.siteNewest)) {
+    fail(`"siteNewest" must be an event id or null`);
+  }
   if (!Array.isArray(doc.applied) || !doc.applied.every((x) => typeof x === "string")) {
     fail(`"applied" must be a list of request ids`);
   }
@@ -206,6 +256,7 @@ export function parseState(text: string, file: string): StateDocument {
   return {
     version: stateVersion,
     site: (doc.site as string | null) ?? null,
+    siteNewest: (doc.siteNewest as number | null | undefined) ?? null,
     plugins,
     applied: doc.applied as string[],
     requestsOffset: (doc.requestsOffset as number | undefined) ?? 0,
@@ -228,8 +279,8 @@ function parsePlugin(value: unknown, key: string, fail: (what: string) => never)
     }
     backlog.set(entry[0] as number, entry[1] as number | null);
   }
-  if (p.status !== "active" && p.status !== "paused") {
-    fail(`"${key}.status" must be "active" or "paused"`);
+  if (p.status !== "active" && p.status !== "paused" && p.status !== "halted") {
+    fail(`"${key}.status" must be "active", "paused" or "halted"`);
   }
   if (typeof p.processed !== "number") fail(`"${key}.processed" must be a number`);
   if (p.paused !== null && !isObject(p.paused)) fail(`"${key}.paused" must be an object or null`);
@@ -237,12 +288,39 @@ function parsePlugin(value: unknown, key: string, fail: (what: string) => never)
     fail(`"${key}.paused.eventId" must be an event id`);
   }
   if (!Array.isArray(p.failed)) fail(`"${key}.failed" must be a list`);
+  const halted = p.halted ?? null;
+  if (halted !== null && (!isObject(halted) || !isId(halted.cursor) || !isId(halted.siteNewest))) {
+    fail(`"${key}.halted" must be null or { cursor, siteNewest, at }`);
+  }
+  if (p.status === "halted" && halted === null) fail(`"${key}.halted" is missing`);
+  const inFlight = p.inFlight ?? null;
+  if (
+    inFlight !== null &&
+    (!isObject(inFlight) || !isId(inFlight.first) || !isId(inFlight.last) ||
+      !isId(inFlight.deaths))
+  ) {
+    fail(`"${key}.inFlight" must be null or { first, last, deaths }`);
+  }
+  const probe = p.probe ?? null;
+  if (
+    probe !== null &&
+    (!isObject(probe) || !isId(probe.upTo) || !isId(probe.deaths) ||
+      (probe.eventId !== null && !isId(probe.eventId)))
+  ) {
+    fail(`"${key}.probe" must be null or { upTo, eventId, deaths }`);
+  }
   return {
     cursor: p.cursor as number | null,
     backlog,
-    status: p.status as "active" | "paused",
+    status: p.status as PluginState["status"],
     paused: p.paused as PauseInfo | null,
-    failed: p.failed as FailedEventRecord[],
+    halted: halted as HaltInfo | null,
+    inFlight: inFlight as InFlight | null,
+    probe: probe as Probe | null,
+    failed: (p.failed as Record<string, unknown>[]).map((f) => ({
+      ...f,
+      attempts: typeof f.attempts === "number" ? f.attempts : 0,
+    })) as unknown as FailedEventRecord[],
     processed: p.processed as number,
     lastError: typeof p.lastError === "string" ? p.lastError : null,
     updatedAt: typeof p.updatedAt === "string" ? p.updatedAt : null,
@@ -255,14 +333,4 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function isId(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}
-
-/**
- * A deep copy of a plugin state (so a snapshot being written cannot change under the writer).
- *
- * @param p The state.
- * @returns An independent copy.
- */
-export function clonePluginState(p: PluginState): PluginState {
-  return { ...p, backlog: new Map(p.backlog), failed: [...p.failed] };
 }

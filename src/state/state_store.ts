@@ -7,10 +7,13 @@
  * @module
  */
 import { dirname } from "node:path";
+import { PluginCursor } from "./cursor.ts";
 import { StateLock } from "./lock.ts";
 import {
+  newPluginState,
   newStateDocument,
   parseState,
+  type PluginState,
   serializeState,
   type StateDocument,
   StateFileError,
@@ -22,22 +25,32 @@ export interface StateStoreOptions {
   readonly site: string;
   /** Written into the lock file (who holds it). */
   readonly purpose?: string;
-  /** Epoch ms, for `savedAt`. */
+  /** Epoch ms, for `savedAt` and every cursor's backlog deadlines (default `Date.now`). */
   readonly clock?: () => number;
+  /** `daemon.backlog_timeout`: how long the cursors wait for a missing id. */
+  readonly backlogTimeoutMs: number;
 }
 
-/** The loaded state plus its lock and writer. */
+/** How many run-time request acknowledgements are kept. */
+const maxAcknowledgements = 200;
+
+/**
+ * The loaded state plus its lock and writer. Plugin entries change only through their
+ * {@link PluginCursor} (see cursor.ts); the document itself is not handed out.
+ */
 export class StateStore implements AsyncDisposable {
-  /** The live document; mutate it, then call {@link StateStore.checkpoint}. */
-  readonly doc: StateDocument;
   /** The state file. */
   readonly file: string;
   /** Whether the file existed when opened (false on a daemon's first start). */
   readonly existed: boolean;
+  readonly #doc: StateDocument;
+  readonly #cursors = new Map<string, PluginCursor>();
   #lock: StateLock | null;
   #clock: () => number;
+  #backlogTimeoutMs: number;
   #writing: Promise<void> | null = null;
   #pending: Promise<void> | null = null;
+  #pendingDurable = false;
   #writes = 0;
 
   private constructor(
@@ -45,13 +58,14 @@ export class StateStore implements AsyncDisposable {
     doc: StateDocument,
     existed: boolean,
     lock: StateLock,
-    clock: () => number,
+    options: StateStoreOptions,
   ) {
     this.file = file;
-    this.doc = doc;
+    this.#doc = doc;
     this.existed = existed;
     this.#lock = lock;
-    this.#clock = clock;
+    this.#clock = options.clock ?? Date.now;
+    this.#backlogTimeoutMs = options.backlogTimeoutMs;
   }
 
   /**
@@ -76,7 +90,7 @@ export class StateStore implements AsyncDisposable {
       }
       const doc = loaded ?? newStateDocument(options.site);
       doc.site = options.site;
-      return new StateStore(file, doc, loaded !== null, lock, options.clock ?? Date.now);
+      return new StateStore(file, doc, loaded !== null, lock, options);
     } catch (error) {
       await lock.release();
       throw error;
@@ -88,31 +102,135 @@ export class StateStore implements AsyncDisposable {
     return this.#writes;
   }
 
+  /** The plugins with a state, in the order they were placed. */
+  get names(): string[] {
+    return [...this.#doc.plugins.keys()];
+  }
+
+  /** Every plugin's entry, read-only (for `state show`, metrics, the page). */
+  get plugins(): ReadonlyMap<string, Readonly<PluginState>> {
+    return this.#doc.plugins;
+  }
+
   /**
-   * Make every change made so far durable. Calls made while a write is under way share
-   * the next write, so many plugins finishing together cost one fsync.
+   * A plugin's cursor, the only way to move it.
    *
+   * @param name The plugin.
+   * @returns Its cursor, or undefined when the plugin has no state yet.
+   */
+  cursor(name: string): PluginCursor | undefined {
+    let cursor = this.#cursors.get(name);
+    if (cursor) return cursor;
+    const state = this.#doc.plugins.get(name);
+    if (!state) return undefined;
+    cursor = new PluginCursor(name, state, {
+      clock: this.#clock,
+      backlogTimeoutMs: this.#backlogTimeoutMs,
+    });
+    this.#cursors.set(name, cursor);
+    return cursor;
+  }
+
+  /**
+   * Give a new plugin its first position.
+   *
+   * @param name The plugin (with no state yet).
+   * @param position Its cursor: the first event it gets is the one after it.
+   * @returns Its cursor.
+   * @throws {RangeError} When the plugin already has a state.
+   */
+  place(name: string, position: number): PluginCursor {
+    if (this.#doc.plugins.has(name)) throw new RangeError(`Plugin "${name}" is already placed`);
+    this.#doc.plugins.set(name, newPluginState(position));
+    return this.cursor(name)!;
+  }
+
+  /**
+   * Delete a plugin's state (`state forget`).
+   *
+   * @param name The plugin.
+   * @throws {RangeError} When it has no state.
+   */
+  forget(name: string): void {
+    if (!this.#doc.plugins.delete(name)) throw new RangeError(`Unknown plugin "${name}"`);
+    this.#cursors.delete(name);
+  }
+
+  /** The highest event id seen on the site, or null. */
+  get siteNewest(): number | null {
+    return this.#doc.siteNewest;
+  }
+
+  /**
+   * Remember the highest event id seen on the site.
+   *
+   * @param id An id read from the site (or the newest after an operator's skip).
+   * @param options `reset`: take it even if lower (after the operator acted on a restore).
+   */
+  noteSiteNewest(id: number, options: { reset?: boolean } = {}): void {
+    const seen = this.#doc.siteNewest;
+    if (options.reset || seen === null || id > seen) this.#doc.siteNewest = id;
+  }
+
+  /** Bytes of the run-time requests file already applied. */
+  get requestsOffset(): number {
+    return this.#doc.requestsOffset;
+  }
+
+  /** Acknowledgements of run-time requests (`id`, or `id error`), the most recent last. */
+  get applied(): readonly string[] {
+    return this.#doc.applied;
+  }
+
+  /**
+   * Record applied run-time requests and how far the requests file has been read.
+   *
+   * @param acks One line per request (`id` or `id error`).
+   * @param offset Bytes of the requests file read.
+   */
+  acknowledge(acks: readonly string[], offset: number): void {
+    const applied = this.#doc.applied;
+    applied.push(...acks);
+    if (applied.length > maxAcknowledgements) {
+      applied.splice(0, applied.length - maxAcknowledgements);
+    }
+    this.#doc.requestsOffset = offset;
+  }
+
+  /**
+   * Save every change made so far. Calls made while a write is under way share the next
+   * write, so many plugins finishing together cost one fsync.
+   *
+   * @param options `durable: false` skips the fsyncs (the rename stays atomic, so the file
+   *   survives the process dying; only a power loss may lose it): for the in-flight marks
+   *   written before each delivery.
    * @returns Resolves once a write that started after this call has completed.
    */
-  checkpoint(): Promise<void> {
+  checkpoint(options: { durable?: boolean } = {}): Promise<void> {
     if (!this.#lock) return Promise.reject(new TypeError("State store is closed"));
-    if (this.#pending) return this.#pending;
+    const durable = options.durable ?? true;
+    if (this.#pending) {
+      this.#pendingDurable ||= durable;
+      return this.#pending;
+    }
     if (!this.#writing) {
-      this.#writing = this.#write().finally(() => this.#writing = null);
+      this.#writing = this.#write(durable).finally(() => this.#writing = null);
       return this.#writing;
     }
     // A write is under way with older content: queue exactly one more after it.
+    this.#pendingDurable = durable;
     this.#pending = this.#writing.catch(() => {}).then(() => {
       this.#pending = null;
-      this.#writing = this.#write().finally(() => this.#writing = null);
+      const next = this.#pendingDurable;
+      this.#writing = this.#write(next).finally(() => this.#writing = null);
       return this.#writing;
     });
     return this.#pending;
   }
 
-  async #write(): Promise<void> {
-    this.doc.savedAt = new Date(this.#clock()).toISOString();
-    await writeFileAtomic(this.file, serializeState(this.doc));
+  async #write(durable: boolean): Promise<void> {
+    this.#doc.savedAt = new Date(this.#clock()).toISOString();
+    await writeFileAtomic(this.file, serializeState(this.#doc), { sync: durable });
     this.#writes++;
   }
 
@@ -171,7 +289,12 @@ export async function readStateFile(file: string): Promise<StateDocument | null>
  * @param file The file to replace.
  * @param text Its new content.
  */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
+export async function writeFileAtomic(
+  file: string,
+  text: string,
+  options: { sync?: boolean } = {},
+): Promise<void> {
+  const sync = options.sync ?? true;
   const tmp = `${file}.tmp`;
   const handle = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
   try {
@@ -179,7 +302,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
     for (let offset = 0; offset < bytes.length;) {
       offset += await handle.write(bytes.subarray(offset));
     }
-    await handle.sync();
+    if (sync) await handle.sync();
   } finally {
     handle.close();
   }
@@ -193,7 +316,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   await Deno.rename(tmp, file);
-  await syncDirectory(dirname(file));
+  if (sync) await syncDirectory(dirname(file));
 }
 
 async function syncDirectory(dir: string): Promise<void> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { newPluginState, StateFileError } from "./state_file.ts";
+import { StateFileError } from "./state_file.ts";
 import { readStateFile, StateStore, writeFileAtomic } from "./state_store.ts";
 import { StateLockedError } from "./lock.ts";
 
@@ -18,18 +18,20 @@ Deno.test("StateStore.checkpoint() round-trips cursors, backlogs and status", ()
   withDir(async (dir) => {
     const file = `${dir}/state.json`;
     {
-      await using store = await StateStore.open(file, { site });
+      await using store = await StateStore.open(file, {
+        site,
+        clock: () => 0,
+        backlogTimeoutMs: 1_000,
+      });
       assert.equal(store.existed, false);
-      const p = newPluginState(41);
-      p.backlog.set(39, 1_000);
-      p.status = "paused";
-      p.paused = { eventId: 42, callback: "cb", error: "boom", at: "x", fromBacklog: false };
-      store.doc.plugins.set("notify", p);
+      const cursor = store.place("notify", 38);
+      cursor.advance(41, { waiting: [39] });
+      cursor.pause({ eventId: 42, callback: "cb", error: "boom", fromBacklog: false });
       await store.checkpoint();
     }
-    await using again = await StateStore.open(file, { site });
+    await using again = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
     assert.equal(again.existed, true);
-    const p = again.doc.plugins.get("notify")!;
+    const p = again.plugins.get("notify")!;
     assert.equal(p.cursor, 41);
     assert.deepEqual([...p.backlog], [[39, 1_000]]);
     assert.equal(p.paused?.eventId, 42);
@@ -37,7 +39,10 @@ Deno.test("StateStore.checkpoint() round-trips cursors, backlogs and status", ()
 
 Deno.test("StateStore.checkpoint() coalesces concurrent requests into few writes", () =>
   withDir(async (dir) => {
-    await using store = await StateStore.open(`${dir}/state.json`, { site });
+    await using store = await StateStore.open(`${dir}/state.json`, {
+      site,
+      backlogTimeoutMs: 60_000,
+    });
     await Promise.all(Array.from({ length: 50 }, () => store.checkpoint()));
     assert.ok(store.writes <= 2, `expected at most 2 writes, got ${store.writes}`);
   }));
@@ -45,8 +50,11 @@ Deno.test("StateStore.checkpoint() coalesces concurrent requests into few writes
 Deno.test("StateStore.open() refuses a second holder and takes over after the holder exits", () =>
   withDir(async (dir) => {
     const file = `${dir}/state.json`;
-    const first = await StateStore.open(file, { site });
-    await assert.rejects(() => StateStore.open(file, { site }), StateLockedError);
+    const first = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
+    await assert.rejects(
+      () => StateStore.open(file, { site, backlogTimeoutMs: 60_000 }),
+      StateLockedError,
+    );
     await first.close();
     // A lock left by a killed process: the kernel released it with the process.
     const child = new Deno.Command(Deno.execPath(), {
@@ -60,12 +68,15 @@ Deno.test("StateStore.open() refuses a second holder and takes over after the ho
     }).spawn();
     const reader = child.stdout.getReader();
     await reader.read();
-    await assert.rejects(() => StateStore.open(file, { site }), StateLockedError);
+    await assert.rejects(
+      () => StateStore.open(file, { site, backlogTimeoutMs: 60_000 }),
+      StateLockedError,
+    );
     child.kill("SIGKILL");
     await child.status;
     reader.releaseLock();
     await child.stdout.cancel();
-    await using store = await StateStore.open(file, { site });
+    await using store = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
     assert.equal(store.existed, true);
   }));
 
@@ -87,7 +98,7 @@ Deno.test("StateStore.open() refuses empty, truncated, corrupt and foreign files
     for (const [name, content, pattern] of cases) {
       const file = `${dir}/${name.replace(" ", "_")}.json`;
       await Deno.writeTextFile(file, content);
-      const error = await StateStore.open(file, { site }).then(
+      const error = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 }).then(
         () => null,
         (e) => e,
       );
@@ -103,10 +114,10 @@ Deno.test("StateStore.open() refuses a state file written for another site", () 
   withDir(async (dir) => {
     const file = `${dir}/state.json`;
     {
-      await using _store = await StateStore.open(file, { site });
+      await using _store = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
     }
     await assert.rejects(
-      () => StateStore.open(file, { site: "https://other.example" }),
+      () => StateStore.open(file, { site: "https://other.example", backlogTimeoutMs: 60_000 }),
       /belongs to site/,
     );
   }));
@@ -134,14 +145,11 @@ Deno.test("StateStore survives SIGKILL during writes: the file always parses", (
       import { StateStore } from ${
       JSON.stringify(new URL("./state_store.ts", import.meta.url).href)
     };
-      import { newPluginState } from ${
-      JSON.stringify(new URL("./state_file.ts", import.meta.url).href)
-    };
       const store = await StateStore.open(${JSON.stringify(file)}, { site: "${site}" });
-      for (let i = 0; i < 200; i++) store.doc.plugins.set("p" + i, newPluginState(i));
+      for (let i = 0; i < 200; i++) if (!store.cursor("p" + i)) store.place("p" + i, 0);
       await store.checkpoint();
       console.log("ready");
-      for (let n = 0;; n++) { for (const p of store.doc.plugins.values()) p.cursor = n; await store.checkpoint(); }
+      for (let n = 1;; n++) { for (const name of store.names) store.cursor(name).rewind(n); await store.checkpoint(); }
     `;
     for (let round = 0; round < 5; round++) {
       const child = new Deno.Command(Deno.execPath(), {
