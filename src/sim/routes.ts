@@ -1,6 +1,7 @@
 /**
- * The ShotGrid REST paths: auth, `_search`, list and single reads, and writes. Each request is
- * a small value in and an {@link Answer} out, so the HTTP layer stays thin.
+ * The ShotGrid REST paths: auth, `_search`, `_summarize`, list and single reads, writes, the
+ * `_batch` transaction, schema reads and the thumbnail upload flow. Each request is a small
+ * value in and an {@link Answer} out, so the HTTP layer stays thin.
  *
  * @module
  */
@@ -8,10 +9,13 @@
 import type { Authority, Principal } from "./auth.ts";
 import { badRequest, errorBody, SimRequestError } from "./errors.ts";
 import { parseFields, renderRow } from "./render.ts";
-import { type EntityDef, entityDef } from "./schema.ts";
+import type { EntityDef } from "./schema.ts";
+import { schemaEntities, schemaField, schemaFields } from "./schema_read.ts";
 import { compileFilter, parseSort, runSearch } from "./search.ts";
 import type { RouteKind } from "./stats.ts";
-import type { SimStore, WriteOptions } from "./store.ts";
+import type { SimStore, WriteOptions, Writer } from "./store.ts";
+import { summarize } from "./summarize.ts";
+import { Uploads } from "./uploads.ts";
 
 /** An HTTP request, already read. */
 export interface SimRequest {
@@ -66,8 +70,8 @@ function parseJson(body: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function typeOf(name: string): EntityDef {
-  const def = entityDef(name);
+function typeOf(store: SimStore, name: string): EntityDef {
+  const def = store.schema.entityDef(name);
   if (!def) {
     throw new SimRequestError(404, 104, "Record not found", {
       detail: `Entity type "${name}" not found`,
@@ -104,6 +108,7 @@ function pageLink(path: string, page: { size: number; number: number }): string 
 export class ShotGridRoutes {
   readonly #store: SimStore;
   readonly #auth: Authority;
+  readonly #uploads = new Uploads();
 
   /**
    * @param store The site's data.
@@ -121,12 +126,46 @@ export class ShotGridRoutes {
    * @returns The route, or `undefined` when the path is not a ShotGrid API path.
    */
   match(req: SimRequest): Route | undefined {
+    const method = req.method;
+    const upload = req.url.pathname.match(/^\/sim_upload\/([0-9a-f-]+)$/);
+    if (upload) {
+      return {
+        kind: "write",
+        run: () => method === "PUT" ? this.#receive(req, upload[1]!) : this.#notAllowed(),
+      };
+    }
     const m = req.url.pathname.match(/^\/api\/v1(?:\.1)?\/(.*?)\/?$/);
     if (!m) return undefined;
     const parts = m[1]!.split("/").map(decodeURIComponent);
-    const method = req.method;
     if (parts[0] === "auth" && parts[1] === "access_token" && parts.length === 2) {
       return { kind: "auth", run: () => method === "POST" ? this.#token(req) : this.#notAllowed() };
+    }
+    if (parts[0] === "schema") {
+      return {
+        kind: "read",
+        run: () => method === "GET" ? this.#schema(req, parts.slice(1)) : this.#notAllowed(),
+      };
+    }
+    if (parts[0] === "entity" && parts[1] === "_batch" && parts.length === 2) {
+      return {
+        kind: "write",
+        run: () => method === "POST" ? this.#batch(req) : this.#notAllowed(),
+      };
+    }
+    if (parts[0] === "entity" && parts.length === 5 && parts[3] === "image") {
+      const [, type, idText] = parts as [string, string, string];
+      const id = Number(idText);
+      if (parts[4] !== "_upload" || !Number.isInteger(id) || id < 1) {
+        return { kind: "other", run: () => this.#notFound() };
+      }
+      if (method === "GET") return { kind: "read", run: () => this.#beginUpload(req, type, id) };
+      if (method === "POST") {
+        return {
+          kind: "write",
+          run: () => this.#completeUpload(req, type, id),
+        };
+      }
+      return { kind: "other", run: () => this.#notAllowed() };
     }
     if (parts[0] !== "entity" || parts.length < 2 || parts.length > 3) {
       return { kind: "other", run: () => this.#notFound() };
@@ -137,6 +176,12 @@ export class ShotGridRoutes {
       return {
         kind: "search",
         run: () => method === "POST" ? this.#search(req, type) : this.#notAllowed(),
+      };
+    }
+    if (third === "_summarize") {
+      return {
+        kind: "search",
+        run: () => method === "POST" ? this.#summarize(req, type) : this.#notAllowed(),
       };
     }
     if (third === undefined) {
@@ -184,26 +229,154 @@ export class ShotGridRoutes {
     return this.#auth.check(req.headers.get("authorization"));
   }
 
-  #writeOptions(req: SimRequest, principal: Principal): WriteOptions {
-    // REST documents no session field; the Python API's session_uuid is taken from this header.
-    return { user: principal.user, sessionUuid: req.headers.get("x-shotgun-session-uuid") };
+  /** Writes log the session uuid the token was granted with (see {@link Principal}). */
+  #writeOptions(principal: Principal): WriteOptions {
+    return { user: principal.user, sessionUuid: principal.sessionUuid };
+  }
+
+  /** The filter form `_search` and `_summarize` bodies declare by their content type. */
+  #filterForm(req: SimRequest): "array" | "hash" {
+    const contentType = req.headers.get("content-type") ?? "";
+    if (contentType.includes("api3_array")) return "array";
+    if (contentType.includes("api3_hash")) return "hash";
+    throw new SimRequestError(415, 103, "Unsupported Media Type", {
+      detail:
+        "Content-Type must be application/vnd+shotgun.api3_array+json or application/vnd+shotgun.api3_hash+json",
+    });
+  }
+
+  #summarize(req: SimRequest, typeName: string): Answer {
+    this.#principal(req);
+    const def = typeOf(this.#store, typeName);
+    const form = this.#filterForm(req);
+    const body = parseJson(req.body);
+    const filter = compileFilter(def, body.filters ?? [], form);
+    const data = summarize(this.#store, def, {
+      filter,
+      summaryFields: body.summary_fields,
+      grouping: body.grouping,
+    });
+    return { status: 200, json: { data } };
+  }
+
+  #schema(req: SimRequest, parts: readonly string[]): Answer {
+    this.#principal(req);
+    if (parts.length === 0) {
+      return { status: 200, json: { data: schemaEntities(this.#store.schema) } };
+    }
+    if (parts[1] !== "fields" || parts.length > 3) return this.#notFound();
+    const def = typeOf(this.#store, parts[0]!);
+    if (parts.length === 2) return { status: 200, json: { data: schemaFields(this.#store, def) } };
+    const field = schemaField(this.#store, def, parts[2]!);
+    if (!field) {
+      throw new SimRequestError(404, 104, "Record not found", {
+        detail: `API schema_field_read() ${def.type}.${parts[2]} doesn't exist.`,
+      });
+    }
+    return { status: 200, json: { data: field } };
+  }
+
+  /**
+   * `POST /api/v1/entity/_batch` with `{"requests": [{"request_type": "create", "entity":
+   * "Shot", "data": {...}}, {"request_type": "update", "entity": "Shot", "record_id": 1,
+   * "data": {...}}, {"request_type": "delete", "entity": "Shot", "record_id": 1}]}`: one
+   * transaction; the first failing request fails the batch (its error, with a detail naming
+   * the request) and undoes the earlier ones. Answers `{"data": [...]}`, one entry per
+   * request: the record for a create or update, `null` for a delete.
+   */
+  #batch(req: SimRequest): Answer {
+    const principal = this.#principal(req);
+    const requests = parseJson(req.body).requests;
+    if (!Array.isArray(requests)) throw badRequest("API batch() requests must be an array");
+    const options = this.#writeOptions(principal);
+    const done = this.#store.batch((writer) =>
+      requests.map((request, index) => {
+        try {
+          return this.#batchOne(writer, request, options);
+        } catch (error) {
+          if (!(error instanceof SimRequestError)) throw error;
+          throw new SimRequestError(error.status, error.code, error.message, {
+            detail: `requests[${index}]: ${error.detail ?? error.message}`,
+            cause: error,
+          });
+        }
+      })
+    );
+    const data = done.map((r) => {
+      if (r === null) return null;
+      const row = this.#store.row(r.def.type, r.id)!;
+      return renderRow(this.#store, r.def, row, parseFields(r.def, undefined));
+    });
+    return { status: 200, json: { data } };
+  }
+
+  #batchOne(
+    writer: Writer,
+    request: unknown,
+    options: WriteOptions,
+  ): { def: EntityDef; id: number } | null {
+    const r = (request ?? {}) as Record<string, unknown>;
+    if (typeof r.entity !== "string") throw badRequest("API batch() entity is missing");
+    const def = typeOf(this.#store, r.entity);
+    const data = (r.data ?? {}) as Record<string, unknown>;
+    const id = Number(r.record_id);
+    const needId = () => {
+      if (!Number.isInteger(id) || id < 1) throw badRequest("API batch() record_id is missing");
+    };
+    switch (r.request_type) {
+      case "create":
+        return { def, id: writer.create(def.type, data, options).id };
+      case "update":
+        needId();
+        writer.update(def.type, id, data, options);
+        return { def, id };
+      case "delete":
+        needId();
+        writer.retire(def.type, id, options);
+        return null;
+      default:
+        throw badRequest(
+          `API batch() request_type ${
+            JSON.stringify(r.request_type)
+          }: expected "create", "update" or "delete"`,
+        );
+    }
+  }
+
+  #beginUpload(req: SimRequest, typeName: string, id: number): Answer {
+    this.#principal(req);
+    const def = typeOf(this.#store, typeName);
+    if (!def.fields.image) throw badRequest(`API upload() ${def.type}.image doesn't exist.`);
+    if (!this.#store.row(def.type, id)) {
+      throw new SimRequestError(404, 104, "Record not found", {
+        detail: `API upload() ${def.type} with id ${id} not found`,
+      });
+    }
+    const filename = req.url.searchParams.get("filename") ?? "thumbnail";
+    const origin = `http://${req.headers.get("host") ?? "127.0.0.1"}`;
+    return {
+      status: 200,
+      json: this.#uploads.begin({ type: def.type, id, plural: def.plural, filename }, origin),
+    };
+  }
+
+  #receive(req: SimRequest, token: string): Answer {
+    this.#uploads.receive(token, req.body.length);
+    return { status: 200 };
+  }
+
+  #completeUpload(req: SimRequest, typeName: string, id: number): Answer {
+    const principal = this.#principal(req);
+    const def = typeOf(this.#store, typeName);
+    this.#uploads.complete(def.type, id, parseJson(req.body));
+    this.#store.uploadThumbnail(def.type, id, this.#writeOptions(principal));
+    return { status: 201 };
   }
 
   #search(req: SimRequest, typeName: string): Answer {
     this.#principal(req);
-    const def = typeOf(typeName);
-    const contentType = req.headers.get("content-type") ?? "";
-    const form = contentType.includes("api3_array")
-      ? "array"
-      : contentType.includes("api3_hash")
-      ? "hash"
-      : null;
-    if (!form) {
-      throw new SimRequestError(415, 103, "Unsupported Media Type", {
-        detail:
-          "Content-Type must be application/vnd+shotgun.api3_array+json or application/vnd+shotgun.api3_hash+json",
-      });
-    }
+    const def = typeOf(this.#store, typeName);
+    const form = this.#filterForm(req);
     const body = parseJson(req.body);
     const query = req.url.searchParams;
     const filter = compileFilter(def, body.filters, form);
@@ -227,7 +400,7 @@ export class ShotGridRoutes {
 
   #list(req: SimRequest, typeName: string): Answer {
     this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     const query = req.url.searchParams;
     const conditions: unknown[] = [];
     for (const [key, value] of query) {
@@ -254,7 +427,7 @@ export class ShotGridRoutes {
 
   #read(req: SimRequest, typeName: string, id: number): Answer {
     this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     const row = this.#store.row(def.type, id);
     if (!row) {
       throw new SimRequestError(404, 104, "Record not found", {
@@ -274,34 +447,34 @@ export class ShotGridRoutes {
 
   #create(req: SimRequest, typeName: string): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     const record = this.#store.create(
       def.type,
       parseJson(req.body),
-      this.#writeOptions(req, principal),
+      this.#writeOptions(principal),
     );
     return this.#rendered(201, def, record.id);
   }
 
   #update(req: SimRequest, typeName: string, id: number): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
-    this.#store.update(def.type, id, parseJson(req.body), this.#writeOptions(req, principal));
+    const def = typeOf(this.#store, typeName);
+    this.#store.update(def.type, id, parseJson(req.body), this.#writeOptions(principal));
     return this.#rendered(200, def, id);
   }
 
   #retire(req: SimRequest, typeName: string, id: number): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
-    this.#store.retire(def.type, id, this.#writeOptions(req, principal));
+    const def = typeOf(this.#store, typeName);
+    this.#store.retire(def.type, id, this.#writeOptions(principal));
     return { status: 204 };
   }
 
   #revive(req: SimRequest, typeName: string, id: number): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     if (req.url.searchParams.get("revive") !== "true") return this.#notAllowed();
-    this.#store.revive(def.type, id, this.#writeOptions(req, principal));
+    this.#store.revive(def.type, id, this.#writeOptions(principal));
     return this.#rendered(200, def, id);
   }
 }
