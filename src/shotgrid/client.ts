@@ -25,9 +25,17 @@
 import { type Clock, type Sleep, sleep as defaultSleep } from "../util/abort.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
 import type { Credentials } from "./auth.ts";
-import { TokenSource } from "./auth.ts";
+import { TokenCache } from "./auth.ts";
+import {
+  type BatchRequest,
+  decodeBatch,
+  encodeBatch,
+  type UpdateModes,
+  withUpdateModes,
+} from "./batch.ts";
 import { errorFromResponse, ShotGridError } from "./errors.ts";
 import { encodeFilters } from "./filters.ts";
+import { type OrderKey, trailingArgs } from "./find_args.ts";
 import { flattenRecord, flattenRecords, type JsonApiRecord } from "./flatten.ts";
 import { type HttpResponse, HttpTransport } from "./http.ts";
 import { entityPath, recordPath } from "./paths.ts";
@@ -48,8 +56,13 @@ export interface ShotGridClientOptions {
   password?: string;
   /** Act as this user: `scope=sudo_as_login:<login>`. */
   sudoAsLogin?: string;
-  /** Sent with every write as `X-Shotgun-Session-Uuid` (see {@link ShotGridClient.withSessionUuid}). */
+  /**
+   * The session of this client's writes: their events carry it as `session_uuid` (see
+   * {@link ShotGridClient.withSessionUuid}). Sent as the token grant's `session_uuid`.
+   */
   sessionUuid?: string | null;
+  /** Most per-session tokens kept, least recently used dropped first (default 100). */
+  maxSessionTokens?: number;
   /** HTTP proxy URL. */
   proxy?: string | null;
   /** Per request, in ms (default 30 000). */
@@ -71,7 +84,7 @@ export interface ShotGridClientOptions {
 /** Options of {@link ShotGridClient.find}. */
 export interface FindOptions {
   /** Sort order, Python-API shape; default `id` ascending. */
-  order?: readonly { field_name: string; direction?: "asc" | "desc" }[];
+  order?: readonly OrderKey[];
   /** Most records to return; 0 (default) for all. Paging stops at the limit or a short page. */
   limit?: number;
   /** Return only this page (1-based), `limit` (or `pageSize`) records per page. */
@@ -96,11 +109,41 @@ export interface CreateOptions extends CallOptions {
   returnFields?: readonly string[];
 }
 
+/** Options of {@link ShotGridClient.update}. */
+export interface UpdateOptions extends CallOptions {
+  /** How multi-entity fields are written: field -> `set` (default), `add` or `remove`. */
+  multiEntityUpdateModes?: UpdateModes;
+  /** The Python API's spelling of {@link multiEntityUpdateModes}, for ported plugins. */
+  multi_entity_update_modes?: UpdateModes;
+}
+
+/** Options of {@link ShotGridClient.summarize}. */
+export interface SummarizeOptions extends CallOptions {
+  /** `[{field, type: "exact", direction?}]`: summaries per distinct value, nested in order. */
+  grouping?: readonly { field: string; type?: "exact"; direction?: "asc" | "desc" }[];
+}
+
+/** One summary asked of {@link ShotGridClient.summarize}. */
+export interface SummaryField {
+  readonly field: string;
+  /** `record_count`, `count`, `sum`, `minimum`, `maximum`, `average`, ... (Python API names). */
+  readonly type: string;
+}
+
+/** What {@link ShotGridClient.summarize} returns, as the Python API's `summarize()`. */
+export interface Summary {
+  readonly summaries: Readonly<Record<string, unknown>>;
+  readonly groups: readonly unknown[];
+}
+
+/** A field's schema, Python-API shape: `{data_type: {value}, name: {value}, properties...}`. */
+export type FieldSchema = Readonly<Record<string, unknown>>;
+
 /** What a client and its session views share. */
 interface Shared {
   readonly baseUrl: string;
   readonly http: HttpTransport;
-  readonly tokens: TokenSource;
+  readonly tokens: TokenCache;
   readonly retries: number;
   readonly backoff: BackoffOptions;
   readonly sleep: Sleep;
@@ -172,12 +215,41 @@ export class ShotGridClient implements AsyncDisposable {
    * @throws {ShotGridError} On a failed call.
    * @throws {RangeError} On an invalid limit, page or page size.
    */
-  async find(
+  find(
     entityType: string,
     filters: readonly Filter[] | FilterGroup,
     fields?: readonly string[],
-    options: FindOptions = {},
+    options?: FindOptions,
+  ): Promise<FlatRecord[]>;
+  /**
+   * Search records, the Python API's positional way: `find(type, filters, fields, order)`,
+   * optionally followed by its `filter_operator` (`"all"`/`"any"`) or by options.
+   *
+   * @param entityType The entity type.
+   * @param filters As above.
+   * @param fields Fields to return.
+   * @param order `[{field_name, direction}]`.
+   * @param options Options other than the order, or `"all"`/`"any"`.
+   * @returns Flat records.
+   * @throws {ShotGridError} On a failed call.
+   * @throws {TypeError} On arguments of neither shape.
+   */
+  find(
+    entityType: string,
+    filters: readonly Filter[] | FilterGroup,
+    fields: readonly string[] | undefined,
+    order: readonly OrderKey[],
+    options?: Omit<FindOptions, "order"> | "all" | "any",
+  ): Promise<FlatRecord[]>;
+  async find(
+    entityType: string,
+    givenFilters: readonly Filter[] | FilterGroup,
+    fields?: readonly string[],
+    fourth?: FindOptions | readonly OrderKey[],
+    fifth?: Omit<FindOptions, "order"> | "all" | "any",
   ): Promise<FlatRecord[]> {
+    // Untyped ported code passes the order positionally: it must not be ignored.
+    const { order, filters, options } = trailingArgs<FindOptions>(givenFilters, fourth, fifth);
     const limit = options.limit ?? 0;
     const pageSize = options.pageSize ?? defaultPageSize;
     checkInteger("limit", limit, 0, Number.MAX_SAFE_INTEGER);
@@ -187,7 +259,7 @@ export class ShotGridClient implements AsyncDisposable {
     const body: Record<string, unknown> = {
       filters: encoded.filters,
       fields: fieldList(fields),
-      sort: sortParam(options.order),
+      sort: sortParam(order),
     };
     if (options.retiredOnly) body.options = { return_only: "retired" };
     const call = (number: number, size: number) =>
@@ -223,7 +295,8 @@ export class ShotGridClient implements AsyncDisposable {
    * @param entityType The entity type.
    * @param filters As for {@link find}.
    * @param fields Fields to return.
-   * @param options As for {@link find} (`limit` is forced to 1).
+   * @param options As for {@link find} (`limit` is forced to 1), or an order (Python positional).
+   * @param fifth After a positional order: options, or `"all"`/`"any"`.
    * @returns The record or `null`.
    * @throws {ShotGridError} On a failed call.
    */
@@ -231,9 +304,15 @@ export class ShotGridClient implements AsyncDisposable {
     entityType: string,
     filters: readonly Filter[] | FilterGroup,
     fields?: readonly string[],
-    options: Omit<FindOptions, "limit" | "page" | "pageSize"> = {},
+    options: Omit<FindOptions, "limit" | "page" | "pageSize"> | readonly OrderKey[] = {},
+    fifth?: Omit<FindOptions, "order" | "limit" | "page" | "pageSize"> | "all" | "any",
   ): Promise<FlatRecord | null> {
-    const records = await this.find(entityType, filters, fields, { ...options, limit: 1 });
+    const args = trailingArgs<FindOptions>(filters, options, fifth);
+    const records = await this.find(entityType, args.filters, fields, {
+      ...args.options,
+      ...(args.order ? { order: args.order } : {}),
+      limit: 1,
+    });
     return records[0] ?? null;
   }
 
@@ -305,22 +384,24 @@ export class ShotGridClient implements AsyncDisposable {
    * @param entityType The entity type.
    * @param id The record id.
    * @param data Field values to set.
-   * @param options Signal.
+   * @param options Multi-entity update modes (`{shots: "add"}`), signal.
    * @returns The updated record, flat.
    * @throws {ShotGridError} On a failed call.
+   * @throws {RangeError} On an unknown update mode.
    */
   async update(
     entityType: string,
     id: number,
     data: Record<string, unknown>,
-    options: CallOptions = {},
+    options: UpdateOptions = {},
   ): Promise<FlatRecord> {
     const action = `update ${entityType} ${id}`;
+    const modes = options.multiEntityUpdateModes ?? options.multi_entity_update_modes;
     const body = await this.#call({
       action,
       method: "PUT",
       path: recordPath(entityType, id),
-      body: data,
+      body: withUpdateModes(data, modes),
       write: true,
       signal: options.signal,
     });
@@ -379,8 +460,230 @@ export class ShotGridClient implements AsyncDisposable {
   }
 
   /**
-   * A view of this client that sends `sessionUuid` with its writes, sharing the
-   * token and HTTP connections. Closing a view does nothing; close the original.
+   * Run creates, updates and deletes as one transaction on the site's `_batch` endpoint: all
+   * of them happen, or (when one fails) none. Never retried on a 500, as other writes.
+   *
+   * @param requests `{request_type, entity_type, data}` (create), `{..., entity_id, data}`
+   *   (update, with optional `multi_entity_update_modes`), `{request_type: "delete",
+   *   entity_type, entity_id}`, as the Python API's `batch()`.
+   * @param options Signal.
+   * @returns One result per request: the record for a create or update, `true` for a delete.
+   * @throws {ShotGridError} When the batch fails (nothing was written).
+   * @throws {TypeError} On a malformed request.
+   */
+  async batch(
+    requests: readonly BatchRequest[],
+    options: CallOptions = {},
+  ): Promise<(FlatRecord | true)[]> {
+    const body = encodeBatch(requests);
+    if (body.requests.length === 0) return [];
+    const action = `run a batch of ${body.requests.length} requests`;
+    const answer = await this.#call({
+      action,
+      method: "POST",
+      path: "/api/v1/entity/_batch",
+      body,
+      write: true,
+      signal: options.signal,
+    });
+    return shaped(action, () => decodeBatch(answer, body.requests.length));
+  }
+
+  /**
+   * Summaries of the records matching the filters (REST `POST
+   * /api/v1/entity/{type}/_summarize` with `{filters, summary_fields, grouping}`, answered
+   * `{data: {summaries, groups}}`). Three required arguments, as the Python API's
+   * `summarize()` has.
+   *
+   * @param entityType The entity type.
+   * @param filters As for {@link find}.
+   * @param summaryFields `[{field: "id", type: "count"}]`.
+   * @param options Grouping, signal.
+   * @returns `{summaries: {field: value}, groups: [{group_name, group_value, summaries}]}`.
+   * @throws {ShotGridError} On a failed call.
+   */
+  async summarize(
+    entityType: string,
+    filters: readonly Filter[] | FilterGroup,
+    summaryFields: readonly SummaryField[],
+    options: SummarizeOptions = {},
+  ): Promise<Summary> {
+    const action = `summarize ${entityType}`;
+    const encoded = encodeFilters(filters);
+    const body: Record<string, unknown> = {
+      filters: encoded.filters,
+      summary_fields: summaryFields,
+    };
+    if (options.grouping) body.grouping = options.grouping;
+    const answer = await this.#call({
+      action,
+      method: "POST",
+      path: `${entityPath(entityType)}/_summarize`,
+      body,
+      contentType: encoded.contentType,
+      write: false,
+      signal: options.signal,
+    });
+    return shaped(action, () => {
+      const data = dataOf(answer) as Partial<Summary> | undefined;
+      if (typeof data?.summaries !== "object" || data.summaries === null) {
+        throw new TypeError("no data.summaries");
+      }
+      return { summaries: data.summaries, groups: Array.isArray(data.groups) ? data.groups : [] };
+    });
+  }
+
+  /**
+   * The site's entity types (REST `GET /api/v1/schema`), as the Python API's
+   * `schema_entity_read()`: `{Shot: {name: {value: "Shot"}, visible: {...}}, ...}`.
+   *
+   * @param options Signal.
+   * @returns Entity type -> its properties.
+   * @throws {ShotGridError} On a failed call.
+   */
+  async schemaEntityRead(options: CallOptions = {}): Promise<Record<string, FieldSchema>> {
+    const action = "read the schema";
+    const answer = await this.#call({
+      action,
+      method: "GET",
+      path: "/api/v1/schema",
+      write: false,
+      signal: options.signal,
+    });
+    return shaped(action, () => objectOf(dataOf(answer)));
+  }
+
+  /**
+   * Every field of every entity type, as the Python API's `schema_read()`: one schema read
+   * for the types, then one field read per type (REST has no single call for all).
+   *
+   * @param options Signal.
+   * @returns Entity type -> field -> field schema.
+   * @throws {ShotGridError} On a failed call.
+   */
+  async schemaRead(
+    options: CallOptions = {},
+  ): Promise<Record<string, Record<string, FieldSchema>>> {
+    const types = Object.keys(await this.schemaEntityRead(options));
+    const out: Record<string, Record<string, FieldSchema>> = {};
+    for (const type of types) out[type] = await this.schemaFieldRead(type, undefined, options);
+    return out;
+  }
+
+  /**
+   * The fields of an entity type, or one of them (REST `GET /api/v1/schema/{type}/fields` and
+   * `.../fields/{field}`), as the Python API's `schema_field_read()`: always
+   * `{field: {data_type: {value}, name: {value}, properties: {...}, ...}}`.
+   *
+   * @param entityType The entity type.
+   * @param field One field, or `undefined` for all.
+   * @param options Signal.
+   * @returns Field -> field schema.
+   * @throws {ShotGridError} On a failed call (404 for an unknown type or field).
+   */
+  async schemaFieldRead(
+    entityType: string,
+    field?: string,
+    options: CallOptions = {},
+  ): Promise<Record<string, FieldSchema>> {
+    const base = `/api/v1/schema/${entityPath(entityType).slice("/api/v1/entity/".length)}/fields`;
+    if (field !== undefined && !/^[A-Za-z0-9_.]+$/.test(field)) {
+      throw new TypeError(`Invalid field name ${JSON.stringify(field)}`);
+    }
+    const action = field === undefined
+      ? `read the fields of ${entityType}`
+      : `read field ${entityType}.${field}`;
+    const answer = await this.#call({
+      action,
+      method: "GET",
+      path: field === undefined ? base : `${base}/${field}`,
+      write: false,
+      signal: options.signal,
+    });
+    return shaped(action, () => {
+      const data = objectOf(dataOf(answer));
+      return field === undefined ? data as Record<string, FieldSchema> : { [field]: data };
+    });
+  }
+
+  /**
+   * Upload a thumbnail for a record, by the site's upload flow: ask for an upload URL
+   * (`GET /api/v1/entity/{type}/{id}/image/_upload?filename=...` -> `{data, links: {upload,
+   * complete_upload}}`), PUT the bytes to that URL (storage: no Authorization sent), then POST
+   * `{upload_info: data, upload_data: {}}` to `links.complete_upload`. Not retried past a
+   * failed step: run it again.
+   *
+   * @param entityType The entity type (one with an `image` field).
+   * @param id The record id.
+   * @param path The image file.
+   * @param options Signal.
+   * @throws {ShotGridError} When a step fails.
+   * @throws {Deno.errors.NotFound} When the file does not exist.
+   */
+  async uploadThumbnail(
+    entityType: string,
+    id: number,
+    path: string,
+    options: CallOptions = {},
+  ): Promise<void> {
+    const filename = path.split(/[\\/]/).pop() || "thumbnail";
+    const bytes = await Deno.readFile(path);
+    const action = `upload thumbnail "${filename}" to ${entityType} ${id}`;
+    const begun = await this.#call({
+      action,
+      method: "GET",
+      path: `${recordPath(entityType, id)}/image/_upload`,
+      query: new URLSearchParams({ filename }),
+      write: false,
+      signal: options.signal,
+    });
+    const { info, upload, complete } = shaped(action, () => {
+      const b = begun as {
+        data?: unknown;
+        links?: { upload?: unknown; complete_upload?: unknown };
+      };
+      if (typeof b?.links?.upload !== "string" || typeof b.links.complete_upload !== "string") {
+        throw new TypeError("no links.upload and links.complete_upload");
+      }
+      return { info: b.data, upload: b.links.upload, complete: b.links.complete_upload };
+    });
+    const { http, baseUrl, clock, tokens } = this.#shared;
+    const headers = new Headers({
+      "Content-Type": "application/octet-stream",
+      "User-Agent": this.#shared.userAgent,
+    });
+    const url = new URL(upload, baseUrl + "/").href;
+    const put = await http.send({
+      method: "PUT",
+      url,
+      headers,
+      body: bytes,
+      signal: options.signal,
+    }, action);
+    if (put.status < 200 || put.status >= 300) {
+      throw errorFromResponse(action, put, {
+        retriable: false,
+        retryAfterMs: parseRetryAfter(put.headers.get("Retry-After"), clock()),
+        secrets: tokens.secrets,
+      });
+    }
+    const completePath = complete.startsWith("/") ? complete : new URL(complete).pathname;
+    await this.#call({
+      action,
+      method: "POST",
+      path: completePath,
+      body: { upload_info: info, upload_data: {} },
+      write: true,
+      signal: options.signal,
+    });
+  }
+
+  /**
+   * A view of this client whose writes carry `sessionUuid`, sharing the HTTP connections.
+   * The REST API takes the session at the token grant, so the view's writes use a token
+   * granted with it (cached per uuid, least recently used dropped beyond
+   * `maxSessionTokens`); its reads use the client's own token. Closing a view does nothing;
+   * close the original.
    *
    * @param sessionUuid The uuid to send, or `null` for none.
    * @returns The view.
@@ -404,7 +707,9 @@ export class ShotGridClient implements AsyncDisposable {
 
   /** Send one call with auth, a re-auth on 401, retries and error mapping; returns parsed JSON. */
   #call(call: Call): Promise<unknown> {
-    const { baseUrl, http, tokens, retries, backoff, sleep, clock, userAgent } = this.#shared;
+    const { baseUrl, http, retries, backoff, sleep, clock, userAgent } = this.#shared;
+    // A write in a session needs a token granted with that session (see withSessionUuid).
+    const tokens = this.#shared.tokens.source(call.write ? this.#sessionUuid : null);
     const { action, signal } = call;
     let url = baseUrl + call.path;
     if (call.query) url += `?${call.query}`;
@@ -413,11 +718,6 @@ export class ShotGridClient implements AsyncDisposable {
     if (call.body !== undefined) {
       body = JSON.stringify(call.body);
       headers.set("Content-Type", call.contentType ?? "application/json");
-    }
-    // The REST API documents no session_uuid parameter; this header is what the
-    // simulator records, mirroring the Python API's session_uuid on writes.
-    if (call.write && this.#sessionUuid !== null) {
-      headers.set("X-Shotgun-Session-Uuid", this.#sessionUuid);
     }
     const send = async (): Promise<HttpResponse> => {
       const token = await tokens.token(action, signal);
@@ -467,7 +767,10 @@ function createShared(options: ShotGridClientOptions): Shared {
   return {
     baseUrl,
     http,
-    tokens: new TokenSource({ baseUrl, http, credentials, clock, userAgent }),
+    tokens: new TokenCache(
+      { baseUrl, http, credentials, clock, userAgent },
+      options.maxSessionTokens === undefined ? {} : { maxSessions: options.maxSessionTokens },
+    ),
     retries,
     backoff: options.backoff ?? {},
     sleep: options.sleep ?? defaultSleep,
@@ -511,7 +814,30 @@ function fieldList(fields: readonly string[] | undefined): string {
   return fields === undefined || fields.length === 0 ? "id" : fields.join(",");
 }
 
-function sortParam(order: FindOptions["order"]): string {
+function dataOf(body: unknown): unknown {
+  return typeof body === "object" && body !== null ? (body as { data?: unknown }).data : undefined;
+}
+
+function objectOf(value: unknown): Record<string, FieldSchema> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError("data is not an object");
+  }
+  return value as Record<string, FieldSchema>;
+}
+
+/** Read an answer with `read`; a shape it does not expect is a ShotGridError naming the action. */
+function shaped<T>(action: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new ShotGridError(`Cannot ${action}: unexpected response shape`, {
+      title: "Invalid response",
+      cause: error,
+    });
+  }
+}
+
+function sortParam(order: readonly OrderKey[] | undefined): string {
   if (!order || order.length === 0) return "id";
   return order.map((o) => (o.direction === "desc" ? "-" : "") + o.field_name).join(",");
 }
@@ -559,4 +885,4 @@ function isNotFound(error: unknown): boolean {
 }
 
 export { ShotGridError };
-export type { Filter, FilterGroup, FlatRecord };
+export type { BatchRequest, Filter, FilterGroup, FlatRecord, OrderKey, UpdateModes };
