@@ -69,3 +69,44 @@ Deno.test("simCommand() refuses a bad duration with a usage error", async () => 
   assert.notEqual(out.code, 0);
   assert.match(new TextDecoder().decode(out.stderr), /--late-delay.*duration/);
 });
+
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The `sim` task's own command line from deno.json (its permissions), run from the repo root. */
+async function runSimTask(...extra: string[]): Promise<Deno.CommandOutput> {
+  const config = JSON.parse(await Deno.readTextFile(`${repoRoot}deno.json`));
+  const [deno, ...args] = String(config.tasks.sim).split(/\s+/);
+  assert.equal(deno, "deno");
+  return await new Deno.Command(Deno.execPath(), {
+    args: [...args, ...extra],
+    cwd: repoRoot,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
+Deno.test("deno task sim --help exits 0 under the task's own permissions and shows the options", async () => {
+  const out = await runSimTask("--help");
+  const stdout = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /--log-script-writes/);
+  assert.match(stdout, /--schema <file>/);
+  assert.match(stdout, /jo \/ jo-pass/);
+});
+
+Deno.test("deno task sim --schema refuses a bad schema file with one line naming the file and key", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/schema.yaml`;
+    await Deno.writeTextFile(file, "entities:\n  Shot:\n    fields:\n      vendor: text\n");
+    const out = await runSimTask("--port", "0", "--schema", file);
+    assert.equal(out.code, 2);
+    assert.equal(
+      new TextDecoder().decode(out.stderr).trim(),
+      `${file}: entities.Shot.fields.vendor: custom fields are named sg_*`,
+    );
+    assert.equal(new TextDecoder().decode(out.stdout), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
