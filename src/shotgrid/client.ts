@@ -22,10 +22,6 @@
  *
  * @module
  */
-import { type Clock, type Sleep, sleep as defaultSleep } from "../util/abort.ts";
-import type { BackoffOptions } from "../util/backoff.ts";
-import type { Credentials } from "./auth.ts";
-import { TokenCache } from "./auth.ts";
 import {
   type BatchRequest,
   decodeBatch,
@@ -33,52 +29,30 @@ import {
   type UpdateModes,
   withUpdateModes,
 } from "./batch.ts";
-import { errorFromResponse, ShotGridError } from "./errors.ts";
+import {
+  type Call,
+  checkInteger,
+  type Connection,
+  type ConnectionOptions,
+  openConnection,
+  send,
+  shaped,
+} from "./connection.ts";
+import { ShotGridError } from "./errors.ts";
 import { encodeFilters } from "./filters.ts";
 import { type OrderKey, trailingArgs } from "./find_args.ts";
 import { flattenRecord, flattenRecords, type JsonApiRecord } from "./flatten.ts";
-import { type HttpResponse, HttpTransport } from "./http.ts";
 import { entityPath, recordPath } from "./paths.ts";
-import { isRetriableStatus, parseRetryAfter, withRetries } from "./retry.ts";
 import type { Filter, FilterGroup, FlatRecord } from "./types.ts";
+import { uploadThumbnail } from "./upload.ts";
 
-/** How to reach and authenticate with a ShotGrid site. */
-export interface ShotGridClientOptions {
-  /** Site base URL, e.g. `https://studio.shotgrid.autodesk.com`. */
-  url: string;
-  /** Script name (client_credentials grant). */
-  scriptName?: string;
-  /** Script key (client_credentials grant). Never logged nor put in a URL. */
-  scriptKey?: string;
-  /** User login (password grant). */
-  login?: string;
-  /** User password (password grant). Never logged nor put in a URL. */
-  password?: string;
-  /** Act as this user: `scope=sudo_as_login:<login>`. */
-  sudoAsLogin?: string;
+/** How to reach and authenticate with a ShotGrid site, and the session of the writes. */
+export interface ShotGridClientOptions extends ConnectionOptions {
   /**
    * The session of this client's writes: their events carry it as `session_uuid` (see
    * {@link ShotGridClient.withSessionUuid}). Sent as the token grant's `session_uuid`.
    */
   sessionUuid?: string | null;
-  /** Most per-session tokens kept, least recently used dropped first (default 100). */
-  maxSessionTokens?: number;
-  /** HTTP proxy URL. */
-  proxy?: string | null;
-  /** Per request, in ms (default 30 000). */
-  timeoutMs?: number;
-  /** Retries of a retriable failure (default 3, so 4 tries). */
-  retries?: number;
-  /** Spacing of the retries. */
-  backoff?: BackoffOptions;
-  /** How to wait between retries (injectable). */
-  sleep?: Sleep;
-  /** Epoch-ms clock, for token expiry and HTTP-date `Retry-After` (injectable). */
-  clock?: Clock;
-  /** The fetch to use (injectable). */
-  fetch?: typeof fetch;
-  /** `User-Agent` header (default `sgevents`). */
-  userAgent?: string;
 }
 
 /** Options of {@link ShotGridClient.find}. */
@@ -139,34 +113,9 @@ export interface Summary {
 /** A field's schema, Python-API shape: `{data_type: {value}, name: {value}, properties...}`. */
 export type FieldSchema = Readonly<Record<string, unknown>>;
 
-/** What a client and its session views share. */
-interface Shared {
-  readonly baseUrl: string;
-  readonly http: HttpTransport;
-  readonly tokens: TokenCache;
-  readonly retries: number;
-  readonly backoff: BackoffOptions;
-  readonly sleep: Sleep;
-  readonly clock: Clock;
-  readonly userAgent: string;
-}
-
 /** Passed through the constructor by `withSessionUuid()`: not part of the public options. */
 const sharedKey = Symbol("shared");
-type InternalOptions = ShotGridClientOptions & { [sharedKey]?: Shared };
-
-/** One request as the client describes it. */
-interface Call {
-  readonly action: string;
-  readonly method: "GET" | "POST" | "PUT" | "DELETE";
-  readonly path: string;
-  readonly query?: URLSearchParams;
-  readonly body?: unknown;
-  readonly contentType?: string;
-  /** Reads may be retried on a 500; writes carry the session uuid. */
-  readonly write: boolean;
-  readonly signal?: AbortSignal | undefined;
-}
+type InternalOptions = ShotGridClientOptions & { [sharedKey]?: Connection };
 
 const defaultPageSize = 500;
 const maxPageSize = 5000;
@@ -178,7 +127,7 @@ const maxPageSize = 5000;
  * (and 500 on reads) are retried with backoff; every call takes an AbortSignal.
  */
 export class ShotGridClient implements AsyncDisposable {
-  readonly #shared: Shared;
+  readonly #shared: Connection;
   readonly #sessionUuid: string | null;
   readonly #ownsTransport: boolean;
 
@@ -195,7 +144,7 @@ export class ShotGridClient implements AsyncDisposable {
       this.#ownsTransport = false;
       return;
     }
-    this.#shared = createShared(options);
+    this.#shared = openConnection(options);
     this.#ownsTransport = true;
   }
 
@@ -607,11 +556,8 @@ export class ShotGridClient implements AsyncDisposable {
   }
 
   /**
-   * Upload a thumbnail for a record, by the site's upload flow: ask for an upload URL
-   * (`GET /api/v1/entity/{type}/{id}/image/_upload?filename=...` -> `{data, links: {upload,
-   * complete_upload}}`), PUT the bytes to that URL (storage: no Authorization sent), then POST
-   * `{upload_info: data, upload_data: {}}` to `links.complete_upload`. Not retried past a
-   * failed step: run it again.
+   * Upload a thumbnail for a record, by the site's upload flow (see `upload.ts`): the site
+   * logs the image change as it does for one made in its web page.
    *
    * @param entityType The entity type (one with an `image` field).
    * @param id The record id.
@@ -626,55 +572,10 @@ export class ShotGridClient implements AsyncDisposable {
     path: string,
     options: CallOptions = {},
   ): Promise<void> {
-    const filename = path.split(/[\\/]/).pop() || "thumbnail";
-    const bytes = await Deno.readFile(path);
-    const action = `upload thumbnail "${filename}" to ${entityType} ${id}`;
-    const begun = await this.#call({
-      action,
-      method: "GET",
-      path: `${recordPath(entityType, id)}/image/_upload`,
-      query: new URLSearchParams({ filename }),
-      write: false,
-      signal: options.signal,
-    });
-    const { info, upload, complete } = shaped(action, () => {
-      const b = begun as {
-        data?: unknown;
-        links?: { upload?: unknown; complete_upload?: unknown };
-      };
-      if (typeof b?.links?.upload !== "string" || typeof b.links.complete_upload !== "string") {
-        throw new TypeError("no links.upload and links.complete_upload");
-      }
-      return { info: b.data, upload: b.links.upload, complete: b.links.complete_upload };
-    });
-    const { http, baseUrl, clock, tokens } = this.#shared;
-    const headers = new Headers({
-      "Content-Type": "application/octet-stream",
-      "User-Agent": this.#shared.userAgent,
-    });
-    const url = new URL(upload, baseUrl + "/").href;
-    const put = await http.send({
-      method: "PUT",
-      url,
-      headers,
-      body: bytes,
-      signal: options.signal,
-    }, action);
-    if (put.status < 200 || put.status >= 300) {
-      throw errorFromResponse(action, put, {
-        retriable: false,
-        retryAfterMs: parseRetryAfter(put.headers.get("Retry-After"), clock()),
-        secrets: tokens.secrets,
-      });
-    }
-    const completePath = complete.startsWith("/") ? complete : new URL(complete).pathname;
-    await this.#call({
-      action,
-      method: "POST",
-      path: completePath,
-      body: { upload_info: info, upload_data: {} },
-      write: true,
-      signal: options.signal,
+    await uploadThumbnail({ entityType, id, path }, {
+      connection: this.#shared,
+      call: (call) => this.#call(call),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   }
 
@@ -705,108 +606,9 @@ export class ShotGridClient implements AsyncDisposable {
     return this.close();
   }
 
-  /** Send one call with auth, a re-auth on 401, retries and error mapping; returns parsed JSON. */
+  /** One call as this client or view makes it: writes in a session use that session's token. */
   #call(call: Call): Promise<unknown> {
-    const { baseUrl, http, retries, backoff, sleep, clock, userAgent } = this.#shared;
-    // A write in a session needs a token granted with that session (see withSessionUuid).
-    const tokens = this.#shared.tokens.source(call.write ? this.#sessionUuid : null);
-    const { action, signal } = call;
-    let url = baseUrl + call.path;
-    if (call.query) url += `?${call.query}`;
-    const headers = new Headers({ Accept: "application/json", "User-Agent": userAgent });
-    let body: string | undefined;
-    if (call.body !== undefined) {
-      body = JSON.stringify(call.body);
-      headers.set("Content-Type", call.contentType ?? "application/json");
-    }
-    const send = async (): Promise<HttpResponse> => {
-      const token = await tokens.token(action, signal);
-      headers.set("Authorization", `Bearer ${token}`);
-      const response = await http.send({ method: call.method, url, headers, body, signal }, action);
-      // An expired or revoked token: get a new one once and repeat the call.
-      if (response.status !== 401) return response;
-      tokens.invalidate(token);
-      headers.set("Authorization", `Bearer ${await tokens.token(action, signal)}`);
-      return await http.send({ method: call.method, url, headers, body, signal }, action);
-    };
-    return withRetries(async () => {
-      const response = await send();
-      if (response.status >= 200 && response.status < 300) return parseBody(action, response);
-      throw errorFromResponse(action, response, {
-        retriable: isRetriableStatus(response.status, !call.write),
-        retryAfterMs: parseRetryAfter(response.headers.get("Retry-After"), clock()),
-        secrets: tokens.secrets,
-      });
-    }, { retries, backoff, sleep, signal });
-  }
-}
-
-function createShared(options: ShotGridClientOptions): Shared {
-  let base: URL;
-  try {
-    base = new URL(options.url);
-  } catch {
-    throw new TypeError(`Invalid ShotGrid URL ${JSON.stringify(options.url)}`);
-  }
-  if (base.protocol !== "https:" && base.protocol !== "http:") {
-    throw new TypeError(`Invalid ShotGrid URL ${JSON.stringify(options.url)}: not http(s)`);
-  }
-  const baseUrl = base.origin + base.pathname.replace(/\/+$/, "");
-  const credentials = credentialsOf(options);
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const retries = options.retries ?? 3;
-  checkInteger("timeoutMs", timeoutMs, 1, 2_147_483_647);
-  checkInteger("retries", retries, 0, 1000);
-  const clock = options.clock ?? Date.now;
-  const userAgent = options.userAgent ?? "sgevents";
-  const http = new HttpTransport({
-    fetch: options.fetch ?? globalThis.fetch,
-    timeoutMs,
-    proxy: options.proxy,
-  });
-  return {
-    baseUrl,
-    http,
-    tokens: new TokenCache(
-      { baseUrl, http, credentials, clock, userAgent },
-      options.maxSessionTokens === undefined ? {} : { maxSessions: options.maxSessionTokens },
-    ),
-    retries,
-    backoff: options.backoff ?? {},
-    sleep: options.sleep ?? defaultSleep,
-    clock,
-    userAgent,
-  };
-}
-
-function credentialsOf(options: ShotGridClientOptions): Credentials {
-  if (options.scriptName !== undefined || options.scriptKey !== undefined) {
-    if (!options.scriptName || !options.scriptKey) {
-      throw new TypeError("Invalid ShotGrid credentials: scriptName and scriptKey go together");
-    }
-    return {
-      grant: "client_credentials",
-      scriptName: options.scriptName,
-      scriptKey: options.scriptKey,
-      sudoAsLogin: options.sudoAsLogin,
-    };
-  }
-  if (options.login && options.password) {
-    return {
-      grant: "password",
-      login: options.login,
-      password: options.password,
-      sudoAsLogin: options.sudoAsLogin,
-    };
-  }
-  throw new TypeError(
-    "Invalid ShotGrid credentials: give scriptName and scriptKey, or login and password",
-  );
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`Invalid ${name} ${value}: expected an integer in ${min}..${max}`);
+    return send(this.#shared, call.write ? this.#sessionUuid : null, call);
   }
 }
 
@@ -825,34 +627,9 @@ function objectOf(value: unknown): Record<string, FieldSchema> {
   return value as Record<string, FieldSchema>;
 }
 
-/** Read an answer with `read`; a shape it does not expect is a ShotGridError naming the action. */
-function shaped<T>(action: string, read: () => T): T {
-  try {
-    return read();
-  } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: unexpected response shape`, {
-      title: "Invalid response",
-      cause: error,
-    });
-  }
-}
-
 function sortParam(order: readonly OrderKey[] | undefined): string {
   if (!order || order.length === 0) return "id";
   return order.map((o) => (o.direction === "desc" ? "-" : "") + o.field_name).join(",");
-}
-
-function parseBody(action: string, response: HttpResponse): unknown {
-  if (response.text === "") return null;
-  try {
-    return JSON.parse(response.text);
-  } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: the response is not JSON`, {
-      status: response.status,
-      title: "Invalid response",
-      cause: error,
-    });
-  }
 }
 
 function readRecords(action: string, body: unknown): FlatRecord[] {
@@ -885,4 +662,5 @@ function isNotFound(error: unknown): boolean {
 }
 
 export { ShotGridError };
+export type { ConnectionOptions };
 export type { BatchRequest, Filter, FilterGroup, FlatRecord, OrderKey, UpdateModes };
