@@ -236,6 +236,18 @@ Deno.test("ShotGridClient.find() reads dotted fields through links", async () =>
   assert.deepEqual(read?.["entity.Shot.project"], { type: "Project", id: 1, name: "demo" });
 });
 
+Deno.test("ShotGridClient.find() filters on dotted fields through links", async () => {
+  await using sim = await startSimulator();
+  await using sg = clientFor(sim.url);
+  sim.store.update("Shot", 2, { sg_status_list: "ip" });
+  const tasks = await sg.find("Task", [["entity.Shot.sg_status_list", "is", "ip"]], ["entity"]);
+  const expected = (await sg.find("Task", [["entity", "is", link("Shot", 2)]])).map((t) => t.id);
+  assert.ok(expected.length > 0);
+  assert.deepEqual(tasks.map((t) => t.id), expected);
+  const error = await rejection(sg.find("Task", [["entity.Shot.sg_nope", "is", "ip"]]));
+  assert.ok(error instanceof ShotGridError && error.status === 400);
+});
+
 Deno.test("ShotGridClient reads and writes the custom fields and entities of a schema file", async () => {
   const schema = parseSchemaFile(
     `entities:

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { EntityDef, FieldDef } from "./schema.ts";
+import type { EntityDef, FieldDef, SimSchema } from "./schema.ts";
 import { isoSeconds, type LinkInput, type Row, type SimStore } from "./store.ts";
 
 /** One resource of a `data` array. */
@@ -20,14 +20,15 @@ export interface Resource {
 /**
  * Which fields a request asked for.
  *
- * Dotted ("deep") fields such as `entity.Shot.code` are kept when their first part is a
- * link field of `def`; {@link renderRow} follows them.
+ * Dotted ("deep") fields such as `entity.Shot.code` are kept when every part exists (checked
+ * against `schema`); {@link renderRow} follows them.
  *
  * @param def The entity type.
  * @param fields `"*"`, `"a,b"`, an array, or nothing (= all).
+ * @param schema The site's types, to check dotted fields (without it they are ignored).
  * @returns Known field names (unknown ones are ignored, as real sites do for reads).
  */
-export function parseFields(def: EntityDef, fields: unknown): string[] {
+export function parseFields(def: EntityDef, fields: unknown, schema?: SimSchema): string[] {
   const all = Object.keys(def.fields).filter((f) => f !== "id");
   if (fields === undefined || fields === null || fields === "") return all;
   const names = Array.isArray(fields) ? fields.map(String) : String(fields).split(",");
@@ -35,39 +36,58 @@ export function parseFields(def: EntityDef, fields: unknown): string[] {
   if (trimmed.includes("*")) return all;
   return trimmed.filter((n) => {
     if (n === "id") return false;
-    const dot = n.indexOf(".");
-    if (dot < 0) return n in def.fields;
-    const type = def.fields[n.slice(0, dot)]?.type;
-    return /^[^.]+\.[A-Za-z0-9_]+\.[^.]/.test(n) && (type === "entity" || type === "multi_entity");
+    if (!n.includes(".")) return n in def.fields;
+    return schema !== undefined && deepField(schema, def, n) !== undefined;
   });
 }
 
 /**
- * The value at the end of a dotted path (`entity.Shot.code`, `project.Project.name`), as the
- * stored value of the last field, with that field's definition; `null` when a link on the way
- * is empty, retired, or of another type. A multi-entity link on the way is followed through its
- * first link, which is what the Python API's deep reads return for them.
+ * The field a dotted path (`entity.Shot.code`) ends at, checked link by link.
+ *
+ * @param schema The site's entity types.
+ * @param def The type the path starts from.
+ * @param path The dotted path: link field, entity type, link field, ..., field.
+ * @returns The last field's definition, or `undefined` when any part does not exist.
  */
-function deepValue(
-  store: SimStore,
-  row: Row,
-  path: string,
-): { value: unknown; field: FieldDef | undefined } {
+export function deepField(schema: SimSchema, def: EntityDef, path: string): FieldDef | undefined {
+  const parts = path.split(".");
+  if (parts.length < 3 || parts.length % 2 === 0) return undefined;
+  let current: EntityDef | undefined = def;
+  for (let i = 0; i + 2 < parts.length; i += 2) {
+    const link: FieldDef | undefined = current?.fields[parts[i]!];
+    const type = parts[i + 1]!;
+    if (link?.type !== "entity" && link?.type !== "multi_entity") return undefined;
+    if (link.linkTypes?.length && !link.linkTypes.includes(type)) return undefined;
+    current = schema.entityDef(type);
+    if (current?.type !== type) return undefined;
+  }
+  const last = parts.at(-1)!;
+  return last === "id" ? { type: "number" } : current?.fields[last];
+}
+
+/**
+ * The stored value at the end of a dotted path (`entity.Shot.code`, `project.Project.name`);
+ * `null` when a link on the way is empty, retired, or of another type. A multi-entity link on
+ * the way is followed through its first link.
+ *
+ * @param store Reads the linked rows.
+ * @param row The row the path starts from.
+ * @param path The dotted path.
+ * @returns The value, as stored (links `{type, id}`, dates epoch ms).
+ */
+export function deepValue(store: SimStore, row: Row, path: string): unknown {
   const parts = path.split(".");
   let current: Row | undefined = row;
-  let def: EntityDef | undefined = store.schema.entityDef(row.type);
   for (let i = 0; i + 2 < parts.length; i += 2) {
     const stored: unknown = current?.[parts[i]!];
     const link = (Array.isArray(stored) ? stored[0] : stored) as LinkInput | null | undefined;
     const type = parts[i + 1]!;
-    if (!link || link.type !== type) return { value: null, field: undefined };
+    if (!link || link.type !== type) return null;
     current = store.row(type, link.id);
-    def = store.schema.entityDef(type);
-    if (!current || !def) return { value: null, field: undefined };
+    if (!current) return null;
   }
   const last = parts.at(-1)!;
-  if (last === "id") return { value: current?.id ?? null, field: { type: "number" } };
-  return { value: current?.[last] ?? null, field: def?.fields[last] };
+  return (last === "id" ? current?.id : current?.[last]) ?? null;
 }
 
 function relationship(store: SimStore, link: LinkInput | null | undefined): unknown {
@@ -97,10 +117,10 @@ export function renderRow(
   const attributes: Record<string, unknown> = {};
   const relationships: Record<string, unknown> = {};
   for (const name of fields) {
-    let f = def.fields[name];
-    let value: unknown = row[name] ?? null;
     // A deep field is returned under its dotted name, typed as its last field is.
-    if (!f) ({ field: f, value } = deepValue(store, row, name));
+    const deep = !(name in def.fields);
+    const f = deep ? deepField(store.schema, def, name) : def.fields[name];
+    const value: unknown = deep ? deepValue(store, row, name) : row[name] ?? null;
     switch (f?.type) {
       case "entity":
         relationships[name] = relationship(store, value as LinkInput | null);

@@ -250,7 +250,7 @@ export class ShotGridRoutes {
     const def = typeOf(this.#store, typeName);
     const form = this.#filterForm(req);
     const body = parseJson(req.body);
-    const filter = compileFilter(def, body.filters ?? [], form);
+    const filter = compileFilter(def, body.filters ?? [], form, this.#store);
     const data = summarize(this.#store, def, {
       filter,
       summaryFields: body.summary_fields,
@@ -305,7 +305,7 @@ export class ShotGridRoutes {
     const data = done.map((r) => {
       if (r === null) return null;
       const row = this.#store.row(r.def.type, r.id)!;
-      return renderRow(this.#store, r.def, row, parseFields(r.def, undefined));
+      return renderRow(this.#store, r.def, row, parseFields(r.def, undefined, this.#store.schema));
     });
     return { status: 200, json: { data } };
   }
@@ -379,8 +379,12 @@ export class ShotGridRoutes {
     const form = this.#filterForm(req);
     const body = parseJson(req.body);
     const query = req.url.searchParams;
-    const filter = compileFilter(def, body.filters, form);
-    const fields = parseFields(def, body.fields ?? query.get("fields") ?? undefined);
+    const filter = compileFilter(def, body.filters, form, this.#store);
+    const fields = parseFields(
+      def,
+      body.fields ?? query.get("fields") ?? undefined,
+      this.#store.schema,
+    );
     const sort = parseSort(def, body.sort ?? query.get("sort") ?? undefined);
     const page = pageOf(body, query);
     const rows = runSearch(this.#store, def, { filter, sort, page });
@@ -407,8 +411,8 @@ export class ShotGridRoutes {
       const m = key.match(/^filter\[(.+)\]$/);
       if (m) conditions.push([m[1], "is", value]);
     }
-    const filter = compileFilter(def, conditions, "array");
-    const fields = parseFields(def, query.get("fields") ?? undefined);
+    const filter = compileFilter(def, conditions, "array", this.#store);
+    const fields = parseFields(def, query.get("fields") ?? undefined, this.#store.schema);
     const sort = parseSort(def, query.get("sort") ?? undefined);
     const page = pageOf({}, query);
     const rows = runSearch(this.#store, def, { filter, sort, page });
@@ -434,14 +438,23 @@ export class ShotGridRoutes {
         detail: `API read() ${def.type} with id ${id} not found`,
       });
     }
-    const fields = parseFields(def, req.url.searchParams.get("fields") ?? undefined);
+    const fields = parseFields(
+      def,
+      req.url.searchParams.get("fields") ?? undefined,
+      this.#store.schema,
+    );
     const resource = renderRow(this.#store, def, row, fields);
     return { status: 200, json: { data: resource, links: resource.links } };
   }
 
   #rendered(status: number, def: EntityDef, id: number): Answer {
     const row = this.#store.row(def.type, id)!;
-    const resource = renderRow(this.#store, def, row, parseFields(def, undefined));
+    const resource = renderRow(
+      this.#store,
+      def,
+      row,
+      parseFields(def, undefined, this.#store.schema),
+    );
     return { status, json: { data: resource, links: resource.links } };
   }
 
