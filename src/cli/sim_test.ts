@@ -19,16 +19,26 @@ async function firstLine(
 }
 
 Deno.test("simCommand() prints the base URL first, serves, and exits 0 on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir();
+  const schemaFile = `${dir}/schema.json`;
+  await Deno.writeTextFile(
+    schemaFile,
+    JSON.stringify({ entities: { CustomEntity01: { display_name: "Episode" } } }),
+  );
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--allow-net=127.0.0.1",
       "--allow-read",
+      // What the yaml package reads (the sim task allows the same).
+      "--allow-env=LOG_TOKENS,LOG_STREAM",
       entry,
       "--preload",
       "1200",
       "--late-delay",
       "2s",
+      "--schema",
+      schemaFile,
     ],
     stdout: "piped",
     stderr: "inherit",
@@ -47,7 +57,11 @@ Deno.test("simCommand() prints the base URL first, serves, and exits 0 on SIGTER
       }),
     });
     assert.equal(token.status, 200);
-    await token.body?.cancel();
+    const { access_token: bearer } = await token.json();
+    const schema = await fetch(`${line}/api/v1/schema`, {
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    assert.equal((await schema.json()).data.CustomEntity01.name.value, "Episode");
     child.kill("SIGTERM");
     const status = await child.status;
     assert.equal(status.code, 0);
@@ -57,6 +71,7 @@ Deno.test("simCommand() prints the base URL first, serves, and exits 0 on SIGTER
     try {
       child.kill("SIGKILL");
     } catch { /* already exited */ }
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
