@@ -345,7 +345,7 @@ export class ShotGridClient implements AsyncDisposable {
     options: UpdateOptions = {},
   ): Promise<FlatRecord> {
     const action = `update ${entityType} ${id}`;
-    const modes = options.multiEntityUpdateModes ?? options.multi_entity_update_modes;
+    const modes = updateModesOf(options);
     const body = await this.#call({
       action,
       method: "PUT",
@@ -610,6 +610,32 @@ export class ShotGridClient implements AsyncDisposable {
   #call(call: Call): Promise<unknown> {
     return send(this.#shared, call.write ? this.#sessionUuid : null, call);
   }
+}
+
+const updateOptionKeys = new Set(["signal", "multiEntityUpdateModes", "multi_entity_update_modes"]);
+
+/**
+ * The update modes of `update()`'s options. Untyped ports may pass the Python API's positional
+ * `multi_entity_update_modes` dict (`{shots: "add"}`) as the options: a dict whose every key is
+ * unknown and every value a mode is taken as that; any other unknown key is an error, never
+ * silently ignored.
+ */
+function updateModesOf(options: UpdateOptions): UpdateModes | undefined {
+  const unknown = Object.keys(options).filter((k) => !updateOptionKeys.has(k));
+  if (unknown.length === 0) {
+    return options.multiEntityUpdateModes ?? options.multi_entity_update_modes;
+  }
+  const values = options as Record<string, unknown>;
+  if (unknown.length === Object.keys(options).length) {
+    if (
+      unknown.every((k) => values[k] === "add" || values[k] === "remove" || values[k] === "set")
+    ) {
+      return options as unknown as UpdateModes;
+    }
+  }
+  throw new TypeError(
+    `Invalid update() option "${unknown[0]}": expected signal or multiEntityUpdateModes`,
+  );
 }
 
 function fieldList(fields: readonly string[] | undefined): string {

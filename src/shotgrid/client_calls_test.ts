@@ -173,6 +173,14 @@ Deno.test("ShotGridClient.update() adds and removes multi-entity links by update
     sg.update("Shot", 1, { assets: [] }, { multiEntityUpdateModes: { assets: "merge" as any } }),
     RangeError,
   );
+  // Python's positional multi_entity_update_modes dict, from untyped code.
+  // deno-lint-ignore no-explicit-any
+  const untyped = sg as any;
+  const positional = await untyped.update("Shot", 1, { assets: [link("Asset", 4)] }, {
+    assets: "add",
+  });
+  assert.deepEqual(ids(positional.assets), [3, 4]);
+  await assert.rejects(untyped.update("Shot", 1, { code: "x" }, { mode: "fast" }), TypeError);
 });
 
 Deno.test("ShotGridClient.uploadThumbnail() goes through the upload flow and logs the image events", async () => {
@@ -217,6 +225,13 @@ Deno.test("ShotGridClient.find() honours an order passed positionally, as from P
   // deno-lint-ignore no-explicit-any
   const untyped = sg as any;
   await assert.rejects(untyped.find("Shot", [], ["code"], "id"), TypeError);
+  // Python keyword names a port keeps work; any other unknown option is refused.
+  const kw = await untyped.find("Shot", [["id", "is", 1], ["id", "is", 2]], ["code"], {
+    filter_operator: "any",
+    order: desc,
+  });
+  assert.deepEqual(kw.map((s: { id: number }) => s.id), [2, 1]);
+  await assert.rejects(untyped.find("Shot", [], ["code"], { include_archived: false }), TypeError);
   await assert.rejects(untyped.find("Shot", [], ["code"], [{ field: "id" }]), TypeError);
 });
 

@@ -25,6 +25,48 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+const optionKeys = new Set(["order", "limit", "page", "pageSize", "retiredOnly", "signal"]);
+
+/**
+ * The options with the Python API's keyword names a port may keep (`retired_only`,
+ * `filter_operator`) turned into this client's; any other unknown key is an error rather
+ * than a silently different search.
+ */
+function normalizeOptions<O>(
+  options: Record<string, unknown>,
+  filters: readonly Filter[] | FilterGroup,
+): { options: O; filters: readonly Filter[] | FilterGroup } {
+  let out: Record<string, unknown> | undefined;
+  for (const key of Object.keys(options)) {
+    if (optionKeys.has(key)) continue;
+    out ??= { ...options };
+    if (key === "retired_only") {
+      out.retiredOnly = options.retired_only;
+    } else if (key === "filter_operator") {
+      filters = withOperator(filters, options.filter_operator);
+    } else {
+      throw new TypeError(
+        `Invalid find() option "${key}": expected one of ${[...optionKeys].join(", ")}, ` +
+          "retired_only, filter_operator",
+      );
+    }
+    delete out[key];
+  }
+  return { options: (out ?? options) as O, filters };
+}
+
+function withOperator(filters: readonly Filter[] | FilterGroup, operator: unknown): FilterGroup {
+  if (operator !== "all" && operator !== "any") {
+    throw new TypeError(
+      `Invalid filter_operator ${JSON.stringify(operator)}: expected "all" or "any"`,
+    );
+  }
+  if (!Array.isArray(filters)) {
+    throw new TypeError(`Invalid filter_operator "${operator}": the filters are already a group`);
+  }
+  return { filter_operator: operator, filters };
+}
+
 /**
  * Sort out `find(type, filters, fields, fourth, fifth)`.
  *
@@ -46,8 +88,8 @@ export function trailingArgs<O extends { readonly order?: readonly OrderKey[] }>
         `Invalid find() argument ${JSON.stringify(fifth)}: nothing is taken after the options`,
       );
     }
-    const options = (fourth ?? {}) as O;
-    return { order: checkOrder(options.order), filters, options };
+    const normalized = normalizeOptions<O>(fourth ?? {}, filters);
+    return { order: checkOrder(normalized.options.order), ...normalized };
   }
   // Python's `find(type, filters, fields, None, "any")`: no order, then more positionals.
   if (fourth === undefined || fourth === null) fourth = [];
@@ -61,16 +103,13 @@ export function trailingArgs<O extends { readonly order?: readonly OrderKey[] }>
   const order = fourth.length === 0 ? undefined : checkOrder(fourth);
   if (fifth === undefined || fifth === null) return { order, filters, options: {} as O };
   if (fifth === "all" || fifth === "any") {
-    if (!Array.isArray(filters)) {
-      throw new TypeError(`Invalid filter_operator "${fifth}": the filters are already a group`);
-    }
-    return { order, filters: { filter_operator: fifth, filters }, options: {} as O };
+    return { order, filters: withOperator(filters, fifth), options: {} as O };
   }
   if (isPlainObject(fifth)) {
     if ("order" in fifth) {
       throw new TypeError("Invalid find() arguments: order given both positionally and in options");
     }
-    return { order, filters, options: fifth as O };
+    return { order, ...normalizeOptions<O>(fifth, filters) };
   }
   throw new TypeError(
     `Invalid find() argument ${
