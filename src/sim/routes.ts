@@ -7,13 +7,14 @@
  */
 
 import type { Authority, Principal } from "./auth.ts";
+import { runBatch } from "./batch.ts";
 import { badRequest, errorBody, SimRequestError } from "./errors.ts";
 import { parseFields, renderRow } from "./render.ts";
 import type { EntityDef } from "./schema.ts";
 import { schemaEntities, schemaField, schemaFields } from "./schema_read.ts";
 import { compileFilter, parseSort, runSearch } from "./search.ts";
 import type { RouteKind } from "./stats.ts";
-import type { SimStore, WriteOptions, Writer } from "./store.ts";
+import type { SimStore, WriteOptions } from "./store.ts";
 import { summarize } from "./summarize.ts";
 import { Uploads } from "./uploads.ts";
 
@@ -276,71 +277,14 @@ export class ShotGridRoutes {
     return { status: 200, json: { data: field } };
   }
 
-  /**
-   * `POST /api/v1/entity/_batch` with `{"requests": [{"request_type": "create", "entity":
-   * "Shot", "data": {...}}, {"request_type": "update", "entity": "Shot", "record_id": 1,
-   * "data": {...}}, {"request_type": "delete", "entity": "Shot", "record_id": 1}]}`: one
-   * transaction; the first failing request fails the batch (its error, with a detail naming
-   * the request) and undoes the earlier ones. Answers `{"data": [...]}`, one entry per
-   * request: the record for a create or update, `null` for a delete.
-   */
+  /** `POST /api/v1/entity/_batch`: one transaction (see `batch.ts`). */
   #batch(req: SimRequest): Answer {
     const principal = this.#principal(req);
-    const requests = parseJson(req.body).requests;
-    if (!Array.isArray(requests)) throw badRequest("API batch() requests must be an array");
-    const options = this.#writeOptions(principal);
-    const done = this.#store.batch((writer) =>
-      requests.map((request, index) => {
-        try {
-          return this.#batchOne(writer, request, options);
-        } catch (error) {
-          if (!(error instanceof SimRequestError)) throw error;
-          throw new SimRequestError(error.status, error.code, error.message, {
-            detail: `requests[${index}]: ${error.detail ?? error.message}`,
-            cause: error,
-          });
-        }
-      })
-    );
-    const data = done.map((r) => {
-      if (r === null) return null;
-      const row = this.#store.row(r.def.type, r.id)!;
-      return renderRow(this.#store, r.def, row, parseFields(r.def, undefined, this.#store.schema));
+    const data = runBatch(this.#store, {
+      requests: parseJson(req.body).requests,
+      options: this.#writeOptions(principal),
     });
     return { status: 200, json: { data } };
-  }
-
-  #batchOne(
-    writer: Writer,
-    request: unknown,
-    options: WriteOptions,
-  ): { def: EntityDef; id: number } | null {
-    const r = (request ?? {}) as Record<string, unknown>;
-    if (typeof r.entity !== "string") throw badRequest("API batch() entity is missing");
-    const def = typeOf(this.#store, r.entity);
-    const data = (r.data ?? {}) as Record<string, unknown>;
-    const id = Number(r.record_id);
-    const needId = () => {
-      if (!Number.isInteger(id) || id < 1) throw badRequest("API batch() record_id is missing");
-    };
-    switch (r.request_type) {
-      case "create":
-        return { def, id: writer.create(def.type, data, options).id };
-      case "update":
-        needId();
-        writer.update(def.type, id, data, options);
-        return { def, id };
-      case "delete":
-        needId();
-        writer.retire(def.type, id, options);
-        return null;
-      default:
-        throw badRequest(
-          `API batch() request_type ${
-            JSON.stringify(r.request_type)
-          }: expected "create", "update" or "delete"`,
-        );
-    }
   }
 
   #beginUpload(req: SimRequest, typeName: string, id: number): Answer {
