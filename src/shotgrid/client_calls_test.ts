@@ -308,3 +308,21 @@ Deno.test("ShotGridClient reads the seeded Status entity", async () => {
   assert.equal(ip?.name, "In Progress");
   assert.match(String(ip?.bg_color), /^\d+,\d+,\d+$/);
 });
+
+Deno.test("ShotGridClient.find() sends retired_only, the Python keyword, as retiredOnly", async () => {
+  await using sim = await startSimulator();
+  const bodies: unknown[] = [];
+  const recording: typeof fetch = (input, init) => {
+    if (String(input).endsWith("/_search")) bodies.push(JSON.parse(String(init?.body)));
+    return fetch(input, init);
+  };
+  await using sg = new ShotGridClient({
+    url: sim.url,
+    scriptName: "sgevents",
+    scriptKey: "sim-key",
+    fetch: recording,
+  });
+  // deno-lint-ignore no-explicit-any
+  await (sg as any).find("Shot", [], ["code"], { retired_only: true });
+  assert.deepEqual((bodies[0] as { options?: unknown }).options, { return_only: "retired" });
+});
