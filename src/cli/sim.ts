@@ -6,7 +6,7 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { parseDuration } from "../config/duration.ts";
-import { startSimulator } from "../sim/mod.ts";
+import { loadSchemaFile, startSimulator } from "../sim/mod.ts";
 
 /** The parsed options of `sgevents sim`. */
 interface SimCommandOptions {
@@ -19,6 +19,7 @@ interface SimCommandOptions {
   tokenTtl: number;
   seed: number;
   logScriptWrites?: boolean;
+  schema?: string;
 }
 
 function integer(name: string, min: number) {
@@ -71,21 +72,37 @@ export function simCommand(): Command {
     .option("--seed <n>", "seed of all randomness", integer("seed", 0), 1)
     .option(
       "--log-script-writes",
-      "log the script's own writes (off by default, as on a real site)",
+      "log events for the scripts' own writes, so a plugin's writes reach other plugins (off by " +
+        "default, as a real site's ApiUser)",
+    )
+    .option(
+      "--schema <file>",
+      "YAML or JSON file of custom fields (sg_* on built-in entities) and custom entities",
     )
     .addHelpText(
       "after",
       `
 The first line printed is the base URL; the second names the script and key to use.
+Human login (password grant, its writes always log events): jo / jo-pass.
 Control API (JSON): GET /_sim/health, GET /_sim/stats, POST /_sim/faults,
 POST /_sim/clear, POST /_sim/events {"count": n}.
 
+Schema file (--schema):
+  entities:
+    Shot: { fields: { sg_vendor: text } }
+    CustomEntity01: { display_name: Episode, fields: { sg_air_date: date_time } }
+
 Examples:
   sgevents sim --preload 1000 --rate 5
+  sgevents sim --log-script-writes --schema studio_schema.yaml
   sgevents sim --port 8090 --rate 50 --late-fraction 0.1 --late-delay 10s --never-commit 0.01`,
     )
     .action(async (options: SimCommandOptions) => {
+      const schema = options.schema === undefined
+        ? undefined
+        : await loadSchemaFile(options.schema);
       const sim = await startSimulator({
+        ...(schema ? { schema } : {}),
         port: options.port,
         preload: options.preload,
         rate: options.rate,

@@ -1,5 +1,6 @@
 /**
- * Access tokens: one request at a time, cached until shortly before expiry.
+ * Access tokens: one request at a time, cached until shortly before expiry; and one token
+ * per session uuid, since the REST API takes `session_uuid` at the token grant.
  *
  * Credentials go in a form-urlencoded body, never in the URL (the official Node
  * client puts them in the query string, where proxies and access logs keep them).
@@ -35,6 +36,11 @@ export interface TokenSourceOptions {
   readonly credentials: Credentials;
   readonly clock: Clock;
   readonly userAgent: string;
+  /**
+   * Sent as the grant's `session_uuid` field: the site logs it on the events of this
+   * token's writes (the REST equivalent of the Python API's `set_session_uuid()`).
+   */
+  readonly sessionUuid?: string | null;
 }
 
 /** Renew this long before expiry (ShotGrid tokens last 600 s; the brief window is 60-90 s). */
@@ -130,6 +136,7 @@ export class TokenSource {
       form.set("password", credentials.password);
     }
     if (credentials.sudoAsLogin) form.set("scope", `sudo_as_login:${credentials.sudoAsLogin}`);
+    if (this.#options.sessionUuid) form.set("session_uuid", this.#options.sessionUuid);
     const headers = new Headers({
       "Content-Type": "application/x-www-form-urlencoded",
       Accept: "application/json",
@@ -171,5 +178,70 @@ export class TokenSource {
     const cached = { token: body.access_token, renewAt };
     this.#cached = cached;
     return cached;
+  }
+}
+
+/** Options of {@link TokenCache}. */
+export interface TokenCacheOptions {
+  /** Most session tokens kept (default 100); the least recently used is dropped first. */
+  readonly maxSessions?: number;
+}
+
+/**
+ * The token sources of one client: one without a session, and one per session uuid (a token
+ * carries its session, so each session needs its own), the least recently used dropped
+ * beyond `maxSessions` so a long run over many events does not grow without bound.
+ */
+export class TokenCache {
+  readonly #options: TokenSourceOptions;
+  readonly #max: number;
+  readonly #base: TokenSource;
+  /** Insertion order is use order: a hit is deleted and set again. */
+  readonly #sessions = new Map<string, TokenSource>();
+
+  /**
+   * @param options As for {@link TokenSource} (without `sessionUuid`).
+   * @param cacheOptions How many session tokens to keep.
+   * @throws {RangeError} When `maxSessions` is not a positive integer.
+   */
+  constructor(options: TokenSourceOptions, cacheOptions: TokenCacheOptions = {}) {
+    const max = cacheOptions.maxSessions ?? 100;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`Invalid maxSessions ${max}: expected a positive integer`);
+    }
+    this.#options = { ...options, sessionUuid: null };
+    this.#max = max;
+    this.#base = new TokenSource(this.#options);
+  }
+
+  /** Session tokens currently kept. */
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  /** The strings that must never appear in errors or logs. */
+  get secrets(): readonly string[] {
+    return this.#base.secrets;
+  }
+
+  /**
+   * The token source for a session.
+   *
+   * @param sessionUuid The session, or `null` for none.
+   * @returns The source (shared by every caller with the same uuid).
+   */
+  source(sessionUuid: string | null): TokenSource {
+    if (sessionUuid === null || sessionUuid === "") return this.#base;
+    let source = this.#sessions.get(sessionUuid);
+    if (source) {
+      this.#sessions.delete(sessionUuid);
+    } else {
+      source = new TokenSource({ ...this.#options, sessionUuid });
+      if (this.#sessions.size >= this.#max) {
+        this.#sessions.delete(this.#sessions.keys().next().value!);
+      }
+    }
+    this.#sessions.set(sessionUuid, source);
+    return source;
   }
 }

@@ -22,56 +22,43 @@
  *
  * @module
  */
-import { type Clock, type Sleep, sleep as defaultSleep } from "../util/abort.ts";
-import type { BackoffOptions } from "../util/backoff.ts";
-import type { Credentials } from "./auth.ts";
-import { TokenSource } from "./auth.ts";
-import { errorFromResponse, ShotGridError } from "./errors.ts";
+import {
+  type BatchRequest,
+  decodeBatch,
+  encodeBatch,
+  type UpdateModes,
+  withUpdateModes,
+} from "./batch.ts";
+import {
+  type Call,
+  checkInteger,
+  type Connection,
+  type ConnectionOptions,
+  openConnection,
+  send,
+  shaped,
+} from "./connection.ts";
+import { ShotGridError } from "./errors.ts";
 import { encodeFilters } from "./filters.ts";
+import { type OrderKey, trailingArgs } from "./find_args.ts";
 import { flattenRecord, flattenRecords, type JsonApiRecord } from "./flatten.ts";
-import { type HttpResponse, HttpTransport } from "./http.ts";
 import { entityPath, recordPath } from "./paths.ts";
-import { isRetriableStatus, parseRetryAfter, withRetries } from "./retry.ts";
 import type { Filter, FilterGroup, FlatRecord } from "./types.ts";
+import { uploadThumbnail } from "./upload.ts";
 
-/** How to reach and authenticate with a ShotGrid site. */
-export interface ShotGridClientOptions {
-  /** Site base URL, e.g. `https://studio.shotgrid.autodesk.com`. */
-  url: string;
-  /** Script name (client_credentials grant). */
-  scriptName?: string;
-  /** Script key (client_credentials grant). Never logged nor put in a URL. */
-  scriptKey?: string;
-  /** User login (password grant). */
-  login?: string;
-  /** User password (password grant). Never logged nor put in a URL. */
-  password?: string;
-  /** Act as this user: `scope=sudo_as_login:<login>`. */
-  sudoAsLogin?: string;
-  /** Sent with every write as `X-Shotgun-Session-Uuid` (see {@link ShotGridClient.withSessionUuid}). */
+/** How to reach and authenticate with a ShotGrid site, and the session of the writes. */
+export interface ShotGridClientOptions extends ConnectionOptions {
+  /**
+   * The session of this client's writes: their events carry it as `session_uuid` (see
+   * {@link ShotGridClient.withSessionUuid}). Sent as the token grant's `session_uuid`.
+   */
   sessionUuid?: string | null;
-  /** HTTP proxy URL. */
-  proxy?: string | null;
-  /** Per request, in ms (default 30 000). */
-  timeoutMs?: number;
-  /** Retries of a retriable failure (default 3, so 4 tries). */
-  retries?: number;
-  /** Spacing of the retries. */
-  backoff?: BackoffOptions;
-  /** How to wait between retries (injectable). */
-  sleep?: Sleep;
-  /** Epoch-ms clock, for token expiry and HTTP-date `Retry-After` (injectable). */
-  clock?: Clock;
-  /** The fetch to use (injectable). */
-  fetch?: typeof fetch;
-  /** `User-Agent` header (default `sgevents`). */
-  userAgent?: string;
 }
 
 /** Options of {@link ShotGridClient.find}. */
 export interface FindOptions {
   /** Sort order, Python-API shape; default `id` ascending. */
-  order?: readonly { field_name: string; direction?: "asc" | "desc" }[];
+  order?: readonly OrderKey[];
   /** Most records to return; 0 (default) for all. Paging stops at the limit or a short page. */
   limit?: number;
   /** Return only this page (1-based), `limit` (or `pageSize`) records per page. */
@@ -96,34 +83,39 @@ export interface CreateOptions extends CallOptions {
   returnFields?: readonly string[];
 }
 
-/** What a client and its session views share. */
-interface Shared {
-  readonly baseUrl: string;
-  readonly http: HttpTransport;
-  readonly tokens: TokenSource;
-  readonly retries: number;
-  readonly backoff: BackoffOptions;
-  readonly sleep: Sleep;
-  readonly clock: Clock;
-  readonly userAgent: string;
+/** Options of {@link ShotGridClient.update}. */
+export interface UpdateOptions extends CallOptions {
+  /** How multi-entity fields are written: field -> `set` (default), `add` or `remove`. */
+  multiEntityUpdateModes?: UpdateModes;
+  /** The Python API's spelling of {@link multiEntityUpdateModes}, for ported plugins. */
+  multi_entity_update_modes?: UpdateModes;
 }
+
+/** Options of {@link ShotGridClient.summarize}. */
+export interface SummarizeOptions extends CallOptions {
+  /** `[{field, type: "exact", direction?}]`: summaries per distinct value, nested in order. */
+  grouping?: readonly { field: string; type?: "exact"; direction?: "asc" | "desc" }[];
+}
+
+/** One summary asked of {@link ShotGridClient.summarize}. */
+export interface SummaryField {
+  readonly field: string;
+  /** `record_count`, `count`, `sum`, `minimum`, `maximum`, `average`, ... (Python API names). */
+  readonly type: string;
+}
+
+/** What {@link ShotGridClient.summarize} returns, as the Python API's `summarize()`. */
+export interface Summary {
+  readonly summaries: Readonly<Record<string, unknown>>;
+  readonly groups: readonly unknown[];
+}
+
+/** A field's schema, Python-API shape: `{data_type: {value}, name: {value}, properties...}`. */
+export type FieldSchema = Readonly<Record<string, unknown>>;
 
 /** Passed through the constructor by `withSessionUuid()`: not part of the public options. */
 const sharedKey = Symbol("shared");
-type InternalOptions = ShotGridClientOptions & { [sharedKey]?: Shared };
-
-/** One request as the client describes it. */
-interface Call {
-  readonly action: string;
-  readonly method: "GET" | "POST" | "PUT" | "DELETE";
-  readonly path: string;
-  readonly query?: URLSearchParams;
-  readonly body?: unknown;
-  readonly contentType?: string;
-  /** Reads may be retried on a 500; writes carry the session uuid. */
-  readonly write: boolean;
-  readonly signal?: AbortSignal | undefined;
-}
+type InternalOptions = ShotGridClientOptions & { [sharedKey]?: Connection };
 
 const defaultPageSize = 500;
 const maxPageSize = 5000;
@@ -135,7 +127,7 @@ const maxPageSize = 5000;
  * (and 500 on reads) are retried with backoff; every call takes an AbortSignal.
  */
 export class ShotGridClient implements AsyncDisposable {
-  readonly #shared: Shared;
+  readonly #shared: Connection;
   readonly #sessionUuid: string | null;
   readonly #ownsTransport: boolean;
 
@@ -152,7 +144,7 @@ export class ShotGridClient implements AsyncDisposable {
       this.#ownsTransport = false;
       return;
     }
-    this.#shared = createShared(options);
+    this.#shared = openConnection(options);
     this.#ownsTransport = true;
   }
 
@@ -172,12 +164,41 @@ export class ShotGridClient implements AsyncDisposable {
    * @throws {ShotGridError} On a failed call.
    * @throws {RangeError} On an invalid limit, page or page size.
    */
-  async find(
+  find(
     entityType: string,
     filters: readonly Filter[] | FilterGroup,
     fields?: readonly string[],
-    options: FindOptions = {},
+    options?: FindOptions,
+  ): Promise<FlatRecord[]>;
+  /**
+   * Search records, the Python API's positional way: `find(type, filters, fields, order)`,
+   * optionally followed by its `filter_operator` (`"all"`/`"any"`) or by options.
+   *
+   * @param entityType The entity type.
+   * @param filters As above.
+   * @param fields Fields to return.
+   * @param order `[{field_name, direction}]`.
+   * @param options Options other than the order, or `"all"`/`"any"`.
+   * @returns Flat records.
+   * @throws {ShotGridError} On a failed call.
+   * @throws {TypeError} On arguments of neither shape.
+   */
+  find(
+    entityType: string,
+    filters: readonly Filter[] | FilterGroup,
+    fields: readonly string[] | undefined,
+    order: readonly OrderKey[],
+    options?: Omit<FindOptions, "order"> | "all" | "any",
+  ): Promise<FlatRecord[]>;
+  async find(
+    entityType: string,
+    givenFilters: readonly Filter[] | FilterGroup,
+    fields?: readonly string[],
+    fourth?: FindOptions | readonly OrderKey[],
+    fifth?: Omit<FindOptions, "order"> | "all" | "any",
   ): Promise<FlatRecord[]> {
+    // Untyped ported code passes the order positionally: it must not be ignored.
+    const { order, filters, options } = trailingArgs<FindOptions>(givenFilters, fourth, fifth);
     const limit = options.limit ?? 0;
     const pageSize = options.pageSize ?? defaultPageSize;
     checkInteger("limit", limit, 0, Number.MAX_SAFE_INTEGER);
@@ -187,7 +208,7 @@ export class ShotGridClient implements AsyncDisposable {
     const body: Record<string, unknown> = {
       filters: encoded.filters,
       fields: fieldList(fields),
-      sort: sortParam(options.order),
+      sort: sortParam(order),
     };
     if (options.retiredOnly) body.options = { return_only: "retired" };
     const call = (number: number, size: number) =>
@@ -223,7 +244,8 @@ export class ShotGridClient implements AsyncDisposable {
    * @param entityType The entity type.
    * @param filters As for {@link find}.
    * @param fields Fields to return.
-   * @param options As for {@link find} (`limit` is forced to 1).
+   * @param options As for {@link find} (`limit` is forced to 1), or an order (Python positional).
+   * @param fifth After a positional order: options, or `"all"`/`"any"`.
    * @returns The record or `null`.
    * @throws {ShotGridError} On a failed call.
    */
@@ -231,9 +253,15 @@ export class ShotGridClient implements AsyncDisposable {
     entityType: string,
     filters: readonly Filter[] | FilterGroup,
     fields?: readonly string[],
-    options: Omit<FindOptions, "limit" | "page" | "pageSize"> = {},
+    options: Omit<FindOptions, "limit" | "page" | "pageSize"> | readonly OrderKey[] = {},
+    fifth?: Omit<FindOptions, "order" | "limit" | "page" | "pageSize"> | "all" | "any",
   ): Promise<FlatRecord | null> {
-    const records = await this.find(entityType, filters, fields, { ...options, limit: 1 });
+    const args = trailingArgs<FindOptions>(filters, options, fifth);
+    const records = await this.find(entityType, args.filters, fields, {
+      ...args.options,
+      ...(args.order ? { order: args.order } : {}),
+      limit: 1,
+    });
     return records[0] ?? null;
   }
 
@@ -305,22 +333,24 @@ export class ShotGridClient implements AsyncDisposable {
    * @param entityType The entity type.
    * @param id The record id.
    * @param data Field values to set.
-   * @param options Signal.
+   * @param options Multi-entity update modes (`{shots: "add"}`), signal.
    * @returns The updated record, flat.
    * @throws {ShotGridError} On a failed call.
+   * @throws {RangeError} On an unknown update mode.
    */
   async update(
     entityType: string,
     id: number,
     data: Record<string, unknown>,
-    options: CallOptions = {},
+    options: UpdateOptions = {},
   ): Promise<FlatRecord> {
     const action = `update ${entityType} ${id}`;
+    const modes = updateModesOf(options);
     const body = await this.#call({
       action,
       method: "PUT",
       path: recordPath(entityType, id),
-      body: data,
+      body: withUpdateModes(data, modes),
       write: true,
       signal: options.signal,
     });
@@ -379,8 +409,182 @@ export class ShotGridClient implements AsyncDisposable {
   }
 
   /**
-   * A view of this client that sends `sessionUuid` with its writes, sharing the
-   * token and HTTP connections. Closing a view does nothing; close the original.
+   * Run creates, updates and deletes as one transaction on the site's `_batch` endpoint: all
+   * of them happen, or (when one fails) none. Never retried on a 500, as other writes.
+   *
+   * @param requests `{request_type, entity_type, data}` (create), `{..., entity_id, data}`
+   *   (update, with optional `multi_entity_update_modes`), `{request_type: "delete",
+   *   entity_type, entity_id}`, as the Python API's `batch()`.
+   * @param options Signal.
+   * @returns One result per request: the record for a create or update, `true` for a delete.
+   * @throws {ShotGridError} When the batch fails (nothing was written).
+   * @throws {TypeError} On a malformed request.
+   */
+  async batch(
+    requests: readonly BatchRequest[],
+    options: CallOptions = {},
+  ): Promise<(FlatRecord | true)[]> {
+    const body = encodeBatch(requests);
+    if (body.requests.length === 0) return [];
+    const action = `run a batch of ${body.requests.length} requests`;
+    const answer = await this.#call({
+      action,
+      method: "POST",
+      path: "/api/v1/entity/_batch",
+      body,
+      write: true,
+      signal: options.signal,
+    });
+    return shaped(action, () => decodeBatch(answer, body.requests.length));
+  }
+
+  /**
+   * Summaries of the records matching the filters (REST `POST
+   * /api/v1/entity/{type}/_summarize` with `{filters, summary_fields, grouping}`, answered
+   * `{data: {summaries, groups}}`). Three required arguments, as the Python API's
+   * `summarize()` has.
+   *
+   * @param entityType The entity type.
+   * @param filters As for {@link find}.
+   * @param summaryFields `[{field: "id", type: "count"}]`.
+   * @param options Grouping, signal.
+   * @returns `{summaries: {field: value}, groups: [{group_name, group_value, summaries}]}`.
+   * @throws {ShotGridError} On a failed call.
+   */
+  async summarize(
+    entityType: string,
+    filters: readonly Filter[] | FilterGroup,
+    summaryFields: readonly SummaryField[],
+    options: SummarizeOptions = {},
+  ): Promise<Summary> {
+    const action = `summarize ${entityType}`;
+    const encoded = encodeFilters(filters);
+    const body: Record<string, unknown> = {
+      filters: encoded.filters,
+      summary_fields: summaryFields,
+    };
+    if (options.grouping) body.grouping = options.grouping;
+    const answer = await this.#call({
+      action,
+      method: "POST",
+      path: `${entityPath(entityType)}/_summarize`,
+      body,
+      contentType: encoded.contentType,
+      write: false,
+      signal: options.signal,
+    });
+    return shaped(action, () => {
+      const data = dataOf(answer) as Partial<Summary> | undefined;
+      if (typeof data?.summaries !== "object" || data.summaries === null) {
+        throw new TypeError("no data.summaries");
+      }
+      return { summaries: data.summaries, groups: Array.isArray(data.groups) ? data.groups : [] };
+    });
+  }
+
+  /**
+   * The site's entity types (REST `GET /api/v1/schema`), as the Python API's
+   * `schema_entity_read()`: `{Shot: {name: {value: "Shot"}, visible: {...}}, ...}`.
+   *
+   * @param options Signal.
+   * @returns Entity type -> its properties.
+   * @throws {ShotGridError} On a failed call.
+   */
+  async schemaEntityRead(options: CallOptions = {}): Promise<Record<string, FieldSchema>> {
+    const action = "read the schema";
+    const answer = await this.#call({
+      action,
+      method: "GET",
+      path: "/api/v1/schema",
+      write: false,
+      signal: options.signal,
+    });
+    return shaped(action, () => objectOf(dataOf(answer)));
+  }
+
+  /**
+   * Every field of every entity type, as the Python API's `schema_read()`: one schema read
+   * for the types, then one field read per type (REST has no single call for all).
+   *
+   * @param options Signal.
+   * @returns Entity type -> field -> field schema.
+   * @throws {ShotGridError} On a failed call.
+   */
+  async schemaRead(
+    options: CallOptions = {},
+  ): Promise<Record<string, Record<string, FieldSchema>>> {
+    const types = Object.keys(await this.schemaEntityRead(options));
+    const out: Record<string, Record<string, FieldSchema>> = {};
+    for (const type of types) out[type] = await this.schemaFieldRead(type, undefined, options);
+    return out;
+  }
+
+  /**
+   * The fields of an entity type, or one of them (REST `GET /api/v1/schema/{type}/fields` and
+   * `.../fields/{field}`), as the Python API's `schema_field_read()`: always
+   * `{field: {data_type: {value}, name: {value}, properties: {...}, ...}}`.
+   *
+   * @param entityType The entity type.
+   * @param field One field, or `undefined` for all.
+   * @param options Signal.
+   * @returns Field -> field schema.
+   * @throws {ShotGridError} On a failed call (404 for an unknown type or field).
+   */
+  async schemaFieldRead(
+    entityType: string,
+    field?: string,
+    options: CallOptions = {},
+  ): Promise<Record<string, FieldSchema>> {
+    const base = `/api/v1/schema/${entityPath(entityType).slice("/api/v1/entity/".length)}/fields`;
+    if (field !== undefined && !/^[A-Za-z0-9_.]+$/.test(field)) {
+      throw new TypeError(`Invalid field name ${JSON.stringify(field)}`);
+    }
+    const action = field === undefined
+      ? `read the fields of ${entityType}`
+      : `read field ${entityType}.${field}`;
+    const answer = await this.#call({
+      action,
+      method: "GET",
+      path: field === undefined ? base : `${base}/${field}`,
+      write: false,
+      signal: options.signal,
+    });
+    return shaped(action, () => {
+      const data = objectOf(dataOf(answer));
+      return field === undefined ? data as Record<string, FieldSchema> : { [field]: data };
+    });
+  }
+
+  /**
+   * Upload a thumbnail for a record, by the site's upload flow (see `upload.ts`): the site
+   * logs the image change as it does for one made in its web page.
+   *
+   * @param entityType The entity type (one with an `image` field).
+   * @param id The record id.
+   * @param path The image file.
+   * @param options Signal.
+   * @throws {ShotGridError} When a step fails.
+   * @throws {Deno.errors.NotFound} When the file does not exist.
+   */
+  async uploadThumbnail(
+    entityType: string,
+    id: number,
+    path: string,
+    options: CallOptions = {},
+  ): Promise<void> {
+    await uploadThumbnail({ entityType, id, path }, {
+      connection: this.#shared,
+      call: (call) => this.#call(call),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  }
+
+  /**
+   * A view of this client whose writes carry `sessionUuid`, sharing the HTTP connections.
+   * The REST API takes the session at the token grant, so the view's writes use a token
+   * granted with it (cached per uuid, least recently used dropped beyond
+   * `maxSessionTokens`); its reads use the client's own token. Closing a view does nothing;
+   * close the original.
    *
    * @param sessionUuid The uuid to send, or `null` for none.
    * @returns The view.
@@ -402,131 +606,56 @@ export class ShotGridClient implements AsyncDisposable {
     return this.close();
   }
 
-  /** Send one call with auth, a re-auth on 401, retries and error mapping; returns parsed JSON. */
+  /** One call as this client or view makes it: writes in a session use that session's token. */
   #call(call: Call): Promise<unknown> {
-    const { baseUrl, http, tokens, retries, backoff, sleep, clock, userAgent } = this.#shared;
-    const { action, signal } = call;
-    let url = baseUrl + call.path;
-    if (call.query) url += `?${call.query}`;
-    const headers = new Headers({ Accept: "application/json", "User-Agent": userAgent });
-    let body: string | undefined;
-    if (call.body !== undefined) {
-      body = JSON.stringify(call.body);
-      headers.set("Content-Type", call.contentType ?? "application/json");
-    }
-    // The REST API documents no session_uuid parameter; this header is what the
-    // simulator records, mirroring the Python API's session_uuid on writes.
-    if (call.write && this.#sessionUuid !== null) {
-      headers.set("X-Shotgun-Session-Uuid", this.#sessionUuid);
-    }
-    const send = async (): Promise<HttpResponse> => {
-      const token = await tokens.token(action, signal);
-      headers.set("Authorization", `Bearer ${token}`);
-      const response = await http.send({ method: call.method, url, headers, body, signal }, action);
-      // An expired or revoked token: get a new one once and repeat the call.
-      if (response.status !== 401) return response;
-      tokens.invalidate(token);
-      headers.set("Authorization", `Bearer ${await tokens.token(action, signal)}`);
-      return await http.send({ method: call.method, url, headers, body, signal }, action);
-    };
-    return withRetries(async () => {
-      const response = await send();
-      if (response.status >= 200 && response.status < 300) return parseBody(action, response);
-      throw errorFromResponse(action, response, {
-        retriable: isRetriableStatus(response.status, !call.write),
-        retryAfterMs: parseRetryAfter(response.headers.get("Retry-After"), clock()),
-        secrets: tokens.secrets,
-      });
-    }, { retries, backoff, sleep, signal });
+    return send(this.#shared, call.write ? this.#sessionUuid : null, call);
   }
 }
 
-function createShared(options: ShotGridClientOptions): Shared {
-  let base: URL;
-  try {
-    base = new URL(options.url);
-  } catch {
-    throw new TypeError(`Invalid ShotGrid URL ${JSON.stringify(options.url)}`);
-  }
-  if (base.protocol !== "https:" && base.protocol !== "http:") {
-    throw new TypeError(`Invalid ShotGrid URL ${JSON.stringify(options.url)}: not http(s)`);
-  }
-  const baseUrl = base.origin + base.pathname.replace(/\/+$/, "");
-  const credentials = credentialsOf(options);
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const retries = options.retries ?? 3;
-  checkInteger("timeoutMs", timeoutMs, 1, 2_147_483_647);
-  checkInteger("retries", retries, 0, 1000);
-  const clock = options.clock ?? Date.now;
-  const userAgent = options.userAgent ?? "sgevents";
-  const http = new HttpTransport({
-    fetch: options.fetch ?? globalThis.fetch,
-    timeoutMs,
-    proxy: options.proxy,
-  });
-  return {
-    baseUrl,
-    http,
-    tokens: new TokenSource({ baseUrl, http, credentials, clock, userAgent }),
-    retries,
-    backoff: options.backoff ?? {},
-    sleep: options.sleep ?? defaultSleep,
-    clock,
-    userAgent,
-  };
-}
+const updateOptionKeys = new Set(["signal", "multiEntityUpdateModes", "multi_entity_update_modes"]);
 
-function credentialsOf(options: ShotGridClientOptions): Credentials {
-  if (options.scriptName !== undefined || options.scriptKey !== undefined) {
-    if (!options.scriptName || !options.scriptKey) {
-      throw new TypeError("Invalid ShotGrid credentials: scriptName and scriptKey go together");
-    }
-    return {
-      grant: "client_credentials",
-      scriptName: options.scriptName,
-      scriptKey: options.scriptKey,
-      sudoAsLogin: options.sudoAsLogin,
-    };
+/**
+ * The update modes of `update()`'s options. Untyped ports may pass the Python API's positional
+ * `multi_entity_update_modes` dict (`{shots: "add"}`) as the options: a dict whose every key is
+ * unknown and every value a mode is taken as that; any other unknown key is an error, never
+ * silently ignored.
+ */
+function updateModesOf(options: UpdateOptions): UpdateModes | undefined {
+  const unknown = Object.keys(options).filter((k) => !updateOptionKeys.has(k));
+  if (unknown.length === 0) {
+    return options.multiEntityUpdateModes ?? options.multi_entity_update_modes;
   }
-  if (options.login && options.password) {
-    return {
-      grant: "password",
-      login: options.login,
-      password: options.password,
-      sudoAsLogin: options.sudoAsLogin,
-    };
+  const values = options as Record<string, unknown>;
+  if (unknown.length === Object.keys(options).length) {
+    if (
+      unknown.every((k) => values[k] === "add" || values[k] === "remove" || values[k] === "set")
+    ) {
+      return options as unknown as UpdateModes;
+    }
   }
   throw new TypeError(
-    "Invalid ShotGrid credentials: give scriptName and scriptKey, or login and password",
+    `Invalid update() option "${unknown[0]}": expected signal or multiEntityUpdateModes`,
   );
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`Invalid ${name} ${value}: expected an integer in ${min}..${max}`);
-  }
 }
 
 function fieldList(fields: readonly string[] | undefined): string {
   return fields === undefined || fields.length === 0 ? "id" : fields.join(",");
 }
 
-function sortParam(order: FindOptions["order"]): string {
-  if (!order || order.length === 0) return "id";
-  return order.map((o) => (o.direction === "desc" ? "-" : "") + o.field_name).join(",");
+function dataOf(body: unknown): unknown {
+  return typeof body === "object" && body !== null ? (body as { data?: unknown }).data : undefined;
 }
 
-function parseBody(action: string, response: HttpResponse): unknown {
-  if (response.text === "") return null;
-  try {
-    return JSON.parse(response.text);
-  } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: the response is not JSON`, {
-      status: response.status,
-      title: "Invalid response",
-      cause: error,
-    });
+function objectOf(value: unknown): Record<string, FieldSchema> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError("data is not an object");
   }
+  return value as Record<string, FieldSchema>;
+}
+
+function sortParam(order: readonly OrderKey[] | undefined): string {
+  if (!order || order.length === 0) return "id";
+  return order.map((o) => (o.direction === "desc" ? "-" : "") + o.field_name).join(",");
 }
 
 function readRecords(action: string, body: unknown): FlatRecord[] {
@@ -559,4 +688,5 @@ function isNotFound(error: unknown): boolean {
 }
 
 export { ShotGridError };
-export type { Filter, FilterGroup, FlatRecord };
+export type { ConnectionOptions };
+export type { BatchRequest, Filter, FilterGroup, FlatRecord, OrderKey, UpdateModes };

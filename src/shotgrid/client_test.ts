@@ -238,7 +238,7 @@ Deno.test("ShotGridClient.findById() returns null for an unknown id", async () =
   assert.equal(await sg.findById("Shot", 987654), null);
 });
 
-Deno.test("ShotGridClient.withSessionUuid() sends the uuid on writes only", async () => {
+Deno.test("ShotGridClient.withSessionUuid() writes with a token granted for that session", async () => {
   await using sim = await startSimulator({ port: 0, logScriptWrites: true });
   const rec = recordingFetch();
   await using sg = clientFor(sim.url, { fetch: rec.fetch });
@@ -247,23 +247,43 @@ Deno.test("ShotGridClient.withSessionUuid() sends the uuid on writes only", asyn
   assert.equal(scoped.sessionUuid, uuid);
   const project = await scoped.create("Project", { name: "uuid" });
   await scoped.find("Project", [["id", "is", project.id]]);
+  const plain = await sg.create("Project", { name: "no-session" });
   const events = await sg.find(
     "EventLogEntry",
     [["event_type", "is", "Shotgun_Project_New"]],
     ["session_uuid", "meta"],
   );
-  const created = events.find((e) => (e.meta as { entity_id?: number }).entity_id === project.id);
-  assert.equal(created?.session_uuid, uuid);
-  for (const s of rec.sent) {
-    const expected = s.method === "POST" && !searchRoute.test(s.path) && !authRoute.test(s.path);
-    assert.equal(
-      s.headers.get("X-Shotgun-Session-Uuid") === uuid,
-      expected,
-      `${s.method} ${s.path}`,
-    );
-  }
-  // One token for the client and its view.
-  assert.equal(rec.count(authRoute), 1);
+  const sessionOf = (id: number) =>
+    events.find((e) => (e.meta as { entity_id?: number }).entity_id === id)?.session_uuid;
+  assert.equal(sessionOf(project.id), uuid);
+  assert.equal(sessionOf(plain.id), null);
+  // The session travels in the grant, never in a made-up header.
+  const grants = rec.sent.filter((s) => authRoute.test(s.path));
+  assert.deepEqual(
+    grants.map((g) => new URLSearchParams(g.body ?? "").get("session_uuid")).sort(),
+    [null, uuid].sort(),
+  );
+  for (const s of rec.sent) assert.equal(s.headers.get("X-Shotgun-Session-Uuid"), null);
+  // The view's read used the client's own token: two grants in all, not three.
+  assert.equal(rec.count(authRoute), 2);
+});
+
+Deno.test("ShotGridClient keeps at most maxSessionTokens session tokens, least recently used out", async () => {
+  await using sim = await startSimulator({ port: 0, logScriptWrites: true });
+  const rec = recordingFetch();
+  await using sg = clientFor(sim.url, { fetch: rec.fetch, maxSessionTokens: 2 });
+  const write = (uuid: string) => sg.withSessionUuid(uuid).update("Shot", 1, { description: uuid });
+  await write("a");
+  await write("b");
+  await write("a"); // a is now the most recently used
+  assert.equal(rec.count(authRoute), 2);
+  await write("c"); // drops b
+  assert.equal(rec.count(authRoute), 3);
+  await write("a");
+  assert.equal(rec.count(authRoute), 3);
+  await write("b"); // b was dropped: a new grant
+  assert.equal(rec.count(authRoute), 4);
+  assert.throws(() => clientFor(sim.url, { maxSessionTokens: 0 }), RangeError);
 });
 
 Deno.test("ShotGridClient authenticates with a password grant", async () => {

@@ -19,7 +19,7 @@ export interface HttpRequest {
   readonly method: "GET" | "POST" | "PUT" | "DELETE";
   readonly url: string;
   readonly headers: Headers;
-  readonly body?: string | undefined;
+  readonly body?: string | Uint8Array<ArrayBuffer> | undefined;
   /** The caller's signal: aborting it rejects with its reason, never retried. */
   readonly signal?: AbortSignal | undefined;
 }

@@ -13,6 +13,11 @@ import type { SimStore } from "./store.ts";
 export interface Principal {
   /** The ApiUser of a script, or the HumanUser of a password login or sudo_as_login. */
   readonly user: Link;
+  /**
+   * The `session_uuid` field of the grant request (the REST API takes it there, as the
+   * official REST clients send it), logged on the events of this token's writes.
+   */
+  readonly sessionUuid: string | null;
 }
 
 interface TokenEntry {
@@ -79,6 +84,7 @@ export class Authority {
    */
   grant(params: URLSearchParams): TokenGrant {
     const grantType = params.get("grant_type");
+    const sessionUuid = params.get("session_uuid") || null;
     switch (grantType) {
       case "client_credentials": {
         const name = params.get("client_id");
@@ -92,11 +98,11 @@ export class Authority {
           const login = scope.slice("sudo_as_login:".length);
           const human = this.#store.findBy("HumanUser", "login", login);
           if (!human) throw authError(`Can't authenticate user '${login}'`);
-          return this.#issue({ user: human });
+          return this.#issue({ user: human, sessionUuid });
         }
         const user = this.#store.findBy("ApiUser", "firstname", name);
         if (!user) throw authError(`Can't authenticate user '${name}'`);
-        return this.#issue({ user });
+        return this.#issue({ user, sessionUuid });
       }
       case "password": {
         const login = params.get("username");
@@ -106,7 +112,7 @@ export class Authority {
           ? this.#store.findBy("HumanUser", "login", login)
           : undefined;
         if (!user) throw authError(`Can't authenticate user '${login}'`);
-        return this.#issue({ user });
+        return this.#issue({ user, sessionUuid });
       }
       case "refresh":
       case "refresh_token": {
@@ -116,7 +122,10 @@ export class Authority {
         if (!entry || entry.expiresAt <= this.#options.clock()) {
           throw authError("Can't authenticate user");
         }
-        return this.#issue(entry.principal);
+        // A refreshed token keeps its session unless the request names another one.
+        return this.#issue(
+          sessionUuid === null ? entry.principal : { ...entry.principal, sessionUuid },
+        );
       }
       default:
         throw new SimRequestError(400, 103, "Unsupported grant_type", {

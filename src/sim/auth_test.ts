@@ -165,3 +165,42 @@ Deno.test("Authority.grant() with scope sudo_as_login attributes writes to the H
   const event = sim.store.getEvent(sim.store.lastEventId);
   assert.deepEqual(event?.user, { type: "HumanUser", id: 2, name: "Ana Lima" });
 });
+
+Deno.test("Authority.grant() records the grant's session_uuid on the events of that token's writes", async () => {
+  await using sim = await startSimulator({ quiet: true });
+  const url = `${sim.url}/api/v1/auth/access_token`;
+  const granted = await grant(url, {
+    grant_type: "password",
+    username: "jo",
+    password: "jo-pass",
+    session_uuid: "sess-1",
+  });
+  assert.equal(granted.status, 200);
+  const refreshed = await grant(url, {
+    grant_type: "refresh_token",
+    refresh_token: granted.json.refresh_token,
+  });
+  const plain = await grant(url, { grant_type: "password", username: "jo", password: "jo-pass" });
+  const write = async (token: string, description: string) => {
+    const before = sim.store.lastEventId;
+    const r = await call(sim, "/api/v1/entity/shots/1", {
+      method: "PUT",
+      token,
+      body: { description },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    return sim.store.getEvent(before + 1)?.session_uuid;
+  };
+  assert.equal(await write(granted.json.access_token, "a"), "sess-1");
+  assert.equal(await write(refreshed.json.access_token, "b"), "sess-1");
+  assert.equal(await write(plain.json.access_token, "c"), null);
+  // The made-up header of old is ignored.
+  const r = await call(sim, "/api/v1/entity/shots/1", {
+    method: "PUT",
+    token: plain.json.access_token,
+    body: { description: "d" },
+    headers: { "x-shotgun-session-uuid": "header" },
+  });
+  assert.equal(r.status, 200);
+  assert.equal(sim.store.getEvent(sim.store.lastEventId)?.session_uuid, null);
+});

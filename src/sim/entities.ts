@@ -7,7 +7,7 @@
 
 import type { Link } from "./dataset.ts";
 import { badRequest, SimRequestError } from "./errors.ts";
-import { type EntityDef, entityDef, type FieldDef } from "./schema.ts";
+import type { EntityDef, FieldDef, SimSchema } from "./schema.ts";
 
 /** A link given by a caller: `{type, id}` (a `name` is ignored). */
 export interface LinkInput {
@@ -54,15 +54,45 @@ export function isoSeconds(ms: number): string {
 /** Every entity of a site, by type and id. */
 export class EntityTable {
   readonly #clock: () => number;
-  readonly #entities = new Map<string, Map<number, Entity>>();
-  readonly #nextId = new Map<string, number>();
+  readonly #schema: SimSchema;
+  #entities = new Map<string, Map<number, Entity>>();
+  #nextId = new Map<string, number>();
   #nextAttachment = 11_000;
 
   /**
    * @param clock Epoch ms clock for `created_at`/`updated_at`.
+   * @param schema The site's entity types.
    */
-  constructor(clock: () => number) {
+  constructor(clock: () => number, schema: SimSchema) {
     this.#clock = clock;
+    this.#schema = schema;
+  }
+
+  /** The site's entity types. */
+  get schema(): SimSchema {
+    return this.#schema;
+  }
+
+  /**
+   * Remember every entity as it is now, for a batch that may fail.
+   *
+   * @returns Puts every entity (and the id counters) back as they were at this call.
+   */
+  snapshot(): () => void {
+    // Field values are replaced on write, never mutated, so copying each fields object suffices.
+    const entities = new Map<string, Map<number, Entity>>();
+    for (const [type, table] of this.#entities) {
+      const copy = new Map<number, Entity>();
+      for (const [id, e] of table) copy.set(id, { ...e, fields: { ...e.fields } });
+      entities.set(type, copy);
+    }
+    const nextId = new Map(this.#nextId);
+    const nextAttachment = this.#nextAttachment;
+    return () => {
+      this.#entities = entities;
+      this.#nextId = nextId;
+      this.#nextAttachment = nextAttachment;
+    };
   }
 
   /**
@@ -103,7 +133,7 @@ export class EntityTable {
    * @throws {SimRequestError} 400 for an unknown type or EventLogEntry.
    */
   def(type: string): EntityDef {
-    const def = entityDef(type);
+    const def = this.#schema.entityDef(type);
     if (!def || def.type === "EventLogEntry") {
       throw badRequest(`Entity type "${type}" is not valid`);
     }

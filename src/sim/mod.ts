@@ -25,4 +25,13 @@ export {
 export { type ErrorStatus, FaultController, type FaultSettings } from "./faults.ts";
 export { type RouteKind, SimStats } from "./stats.ts";
 export { SimRequestError } from "./errors.ts";
-export { type EntityDef, entityDef, entityDefs, type FieldDef, type FieldType } from "./schema.ts";
+export {
+  baseSchema,
+  type EntityDef,
+  entityDef,
+  entityDefs,
+  type FieldDef,
+  type FieldType,
+  SimSchema,
+} from "./schema.ts";
+export { loadSchemaFile, parseSchemaFile } from "./schema_file.ts";

@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { EntityDef } from "./schema.ts";
-import { recordPath } from "./schema.ts";
+import type { EntityDef, FieldDef, SimSchema } from "./schema.ts";
 import { isoSeconds, type LinkInput, type Row, type SimStore } from "./store.ts";
 
 /** One resource of a `data` array. */
@@ -21,17 +20,74 @@ export interface Resource {
 /**
  * Which fields a request asked for.
  *
+ * Dotted ("deep") fields such as `entity.Shot.code` are kept when every part exists (checked
+ * against `schema`); {@link renderRow} follows them.
+ *
  * @param def The entity type.
  * @param fields `"*"`, `"a,b"`, an array, or nothing (= all).
+ * @param schema The site's types, to check dotted fields (without it they are ignored).
  * @returns Known field names (unknown ones are ignored, as real sites do for reads).
  */
-export function parseFields(def: EntityDef, fields: unknown): string[] {
+export function parseFields(def: EntityDef, fields: unknown, schema?: SimSchema): string[] {
   const all = Object.keys(def.fields).filter((f) => f !== "id");
   if (fields === undefined || fields === null || fields === "") return all;
   const names = Array.isArray(fields) ? fields.map(String) : String(fields).split(",");
   const trimmed = names.map((n) => n.trim());
   if (trimmed.includes("*")) return all;
-  return trimmed.filter((n) => n !== "id" && n in def.fields);
+  return trimmed.filter((n) => {
+    if (n === "id") return false;
+    if (!n.includes(".")) return n in def.fields;
+    return schema !== undefined && deepField(schema, def, n) !== undefined;
+  });
+}
+
+/**
+ * The field a dotted path (`entity.Shot.code`) ends at, checked link by link.
+ *
+ * @param schema The site's entity types.
+ * @param def The type the path starts from.
+ * @param path The dotted path: link field, entity type, link field, ..., field.
+ * @returns The last field's definition, or `undefined` when any part does not exist.
+ */
+export function deepField(schema: SimSchema, def: EntityDef, path: string): FieldDef | undefined {
+  const parts = path.split(".");
+  if (parts.length < 3 || parts.length % 2 === 0) return undefined;
+  let current: EntityDef | undefined = def;
+  for (let i = 0; i + 2 < parts.length; i += 2) {
+    const link: FieldDef | undefined = current?.fields[parts[i]!];
+    const type = parts[i + 1]!;
+    if (link?.type !== "entity" && link?.type !== "multi_entity") return undefined;
+    if (link.linkTypes?.length && !link.linkTypes.includes(type)) return undefined;
+    current = schema.entityDef(type);
+    if (current?.type !== type) return undefined;
+  }
+  const last = parts.at(-1)!;
+  return last === "id" ? { type: "number" } : current?.fields[last];
+}
+
+/**
+ * The stored value at the end of a dotted path (`entity.Shot.code`, `project.Project.name`);
+ * `null` when a link on the way is empty, retired, or of another type. A multi-entity link on
+ * the way is followed through its first link.
+ *
+ * @param store Reads the linked rows.
+ * @param row The row the path starts from.
+ * @param path The dotted path.
+ * @returns The value, as stored (links `{type, id}`, dates epoch ms).
+ */
+export function deepValue(store: SimStore, row: Row, path: string): unknown {
+  const parts = path.split(".");
+  let current: Row | undefined = row;
+  for (let i = 0; i + 2 < parts.length; i += 2) {
+    const stored: unknown = current?.[parts[i]!];
+    const link = (Array.isArray(stored) ? stored[0] : stored) as LinkInput | null | undefined;
+    const type = parts[i + 1]!;
+    if (!link || link.type !== type) return null;
+    current = store.row(type, link.id);
+    if (!current) return null;
+  }
+  const last = parts.at(-1)!;
+  return (last === "id" ? current?.id : current?.[last]) ?? null;
 }
 
 function relationship(store: SimStore, link: LinkInput | null | undefined): unknown {
@@ -39,7 +95,7 @@ function relationship(store: SimStore, link: LinkInput | null | undefined): unkn
   if (!l) return { data: null };
   return {
     data: { id: l.id, name: l.name, type: l.type },
-    links: { related: recordPath(l.type, l.id) },
+    links: { related: store.schema.recordPath(l.type, l.id) },
   };
 }
 
@@ -61,9 +117,11 @@ export function renderRow(
   const attributes: Record<string, unknown> = {};
   const relationships: Record<string, unknown> = {};
   for (const name of fields) {
-    const f = def.fields[name]!;
-    const value = row[name] ?? null;
-    switch (f.type) {
+    // A deep field is returned under its dotted name, typed as its last field is.
+    const deep = !(name in def.fields);
+    const f = deep ? deepField(store.schema, def, name) : def.fields[name];
+    const value: unknown = deep ? deepValue(store, row, name) : row[name] ?? null;
+    switch (f?.type) {
       case "entity":
         relationships[name] = relationship(store, value as LinkInput | null);
         break;
@@ -91,6 +149,6 @@ export function renderRow(
     id: row.id,
     attributes,
     relationships,
-    links: { self: recordPath(def.type, row.id) },
+    links: { self: store.schema.recordPath(def.type, row.id) },
   };
 }

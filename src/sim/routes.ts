@@ -1,17 +1,22 @@
 /**
- * The ShotGrid REST paths: auth, `_search`, list and single reads, and writes. Each request is
- * a small value in and an {@link Answer} out, so the HTTP layer stays thin.
+ * The ShotGrid REST paths: auth, `_search`, `_summarize`, list and single reads, writes, the
+ * `_batch` transaction, schema reads and the thumbnail upload flow. Each request is a small
+ * value in and an {@link Answer} out, so the HTTP layer stays thin.
  *
  * @module
  */
 
 import type { Authority, Principal } from "./auth.ts";
+import { runBatch } from "./batch.ts";
 import { badRequest, errorBody, SimRequestError } from "./errors.ts";
 import { parseFields, renderRow } from "./render.ts";
-import { type EntityDef, entityDef } from "./schema.ts";
+import type { EntityDef } from "./schema.ts";
+import { schemaEntities, schemaField, schemaFields } from "./schema_read.ts";
 import { compileFilter, parseSort, runSearch } from "./search.ts";
 import type { RouteKind } from "./stats.ts";
 import type { SimStore, WriteOptions } from "./store.ts";
+import { summarize } from "./summarize.ts";
+import { Uploads } from "./uploads.ts";
 
 /** An HTTP request, already read. */
 export interface SimRequest {
@@ -66,8 +71,8 @@ function parseJson(body: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function typeOf(name: string): EntityDef {
-  const def = entityDef(name);
+function typeOf(store: SimStore, name: string): EntityDef {
+  const def = store.schema.entityDef(name);
   if (!def) {
     throw new SimRequestError(404, 104, "Record not found", {
       detail: `Entity type "${name}" not found`,
@@ -104,6 +109,7 @@ function pageLink(path: string, page: { size: number; number: number }): string 
 export class ShotGridRoutes {
   readonly #store: SimStore;
   readonly #auth: Authority;
+  readonly #uploads = new Uploads();
 
   /**
    * @param store The site's data.
@@ -121,12 +127,46 @@ export class ShotGridRoutes {
    * @returns The route, or `undefined` when the path is not a ShotGrid API path.
    */
   match(req: SimRequest): Route | undefined {
+    const method = req.method;
+    const upload = req.url.pathname.match(/^\/sim_upload\/([0-9a-f-]+)$/);
+    if (upload) {
+      return {
+        kind: "write",
+        run: () => method === "PUT" ? this.#receive(req, upload[1]!) : this.#notAllowed(),
+      };
+    }
     const m = req.url.pathname.match(/^\/api\/v1(?:\.1)?\/(.*?)\/?$/);
     if (!m) return undefined;
     const parts = m[1]!.split("/").map(decodeURIComponent);
-    const method = req.method;
     if (parts[0] === "auth" && parts[1] === "access_token" && parts.length === 2) {
       return { kind: "auth", run: () => method === "POST" ? this.#token(req) : this.#notAllowed() };
+    }
+    if (parts[0] === "schema") {
+      return {
+        kind: "read",
+        run: () => method === "GET" ? this.#schema(req, parts.slice(1)) : this.#notAllowed(),
+      };
+    }
+    if (parts[0] === "entity" && parts[1] === "_batch" && parts.length === 2) {
+      return {
+        kind: "write",
+        run: () => method === "POST" ? this.#batch(req) : this.#notAllowed(),
+      };
+    }
+    if (parts[0] === "entity" && parts.length === 5 && parts[3] === "image") {
+      const [, type, idText] = parts as [string, string, string];
+      const id = Number(idText);
+      if (parts[4] !== "_upload" || !Number.isInteger(id) || id < 1) {
+        return { kind: "other", run: () => this.#notFound() };
+      }
+      if (method === "GET") return { kind: "read", run: () => this.#beginUpload(req, type, id) };
+      if (method === "POST") {
+        return {
+          kind: "write",
+          run: () => this.#completeUpload(req, type, id),
+        };
+      }
+      return { kind: "other", run: () => this.#notAllowed() };
     }
     if (parts[0] !== "entity" || parts.length < 2 || parts.length > 3) {
       return { kind: "other", run: () => this.#notFound() };
@@ -137,6 +177,12 @@ export class ShotGridRoutes {
       return {
         kind: "search",
         run: () => method === "POST" ? this.#search(req, type) : this.#notAllowed(),
+      };
+    }
+    if (third === "_summarize") {
+      return {
+        kind: "search",
+        run: () => method === "POST" ? this.#summarize(req, type) : this.#notAllowed(),
       };
     }
     if (third === undefined) {
@@ -184,30 +230,105 @@ export class ShotGridRoutes {
     return this.#auth.check(req.headers.get("authorization"));
   }
 
-  #writeOptions(req: SimRequest, principal: Principal): WriteOptions {
-    // REST documents no session field; the Python API's session_uuid is taken from this header.
-    return { user: principal.user, sessionUuid: req.headers.get("x-shotgun-session-uuid") };
+  /** Writes log the session uuid the token was granted with (see {@link Principal}). */
+  #writeOptions(principal: Principal): WriteOptions {
+    return { user: principal.user, sessionUuid: principal.sessionUuid };
+  }
+
+  /** The filter form `_search` and `_summarize` bodies declare by their content type. */
+  #filterForm(req: SimRequest): "array" | "hash" {
+    const contentType = req.headers.get("content-type") ?? "";
+    if (contentType.includes("api3_array")) return "array";
+    if (contentType.includes("api3_hash")) return "hash";
+    throw new SimRequestError(415, 103, "Unsupported Media Type", {
+      detail:
+        "Content-Type must be application/vnd+shotgun.api3_array+json or application/vnd+shotgun.api3_hash+json",
+    });
+  }
+
+  #summarize(req: SimRequest, typeName: string): Answer {
+    this.#principal(req);
+    const def = typeOf(this.#store, typeName);
+    const form = this.#filterForm(req);
+    const body = parseJson(req.body);
+    const filter = compileFilter(def, body.filters ?? [], form, this.#store);
+    const data = summarize(this.#store, def, {
+      filter,
+      summaryFields: body.summary_fields,
+      grouping: body.grouping,
+    });
+    return { status: 200, json: { data } };
+  }
+
+  #schema(req: SimRequest, parts: readonly string[]): Answer {
+    this.#principal(req);
+    if (parts.length === 0) {
+      return { status: 200, json: { data: schemaEntities(this.#store.schema) } };
+    }
+    if (parts[1] !== "fields" || parts.length > 3) return this.#notFound();
+    const def = typeOf(this.#store, parts[0]!);
+    if (parts.length === 2) return { status: 200, json: { data: schemaFields(this.#store, def) } };
+    const field = schemaField(this.#store, def, parts[2]!);
+    if (!field) {
+      throw new SimRequestError(404, 104, "Record not found", {
+        detail: `API schema_field_read() ${def.type}.${parts[2]} doesn't exist.`,
+      });
+    }
+    return { status: 200, json: { data: field } };
+  }
+
+  /** `POST /api/v1/entity/_batch`: one transaction (see `batch.ts`). */
+  #batch(req: SimRequest): Answer {
+    const principal = this.#principal(req);
+    const data = runBatch(this.#store, {
+      requests: parseJson(req.body).requests,
+      options: this.#writeOptions(principal),
+    });
+    return { status: 200, json: { data } };
+  }
+
+  #beginUpload(req: SimRequest, typeName: string, id: number): Answer {
+    this.#principal(req);
+    const def = typeOf(this.#store, typeName);
+    if (!def.fields.image) throw badRequest(`API upload() ${def.type}.image doesn't exist.`);
+    if (!this.#store.row(def.type, id)) {
+      throw new SimRequestError(404, 104, "Record not found", {
+        detail: `API upload() ${def.type} with id ${id} not found`,
+      });
+    }
+    const filename = req.url.searchParams.get("filename") ?? "thumbnail";
+    const origin = `http://${req.headers.get("host") ?? "127.0.0.1"}`;
+    return {
+      status: 200,
+      json: this.#uploads.begin({ type: def.type, id, plural: def.plural, filename }, origin),
+    };
+  }
+
+  #receive(req: SimRequest, token: string): Answer {
+    this.#uploads.receive(token, req.body.length);
+    return { status: 200 };
+  }
+
+  #completeUpload(req: SimRequest, typeName: string, id: number): Answer {
+    const principal = this.#principal(req);
+    const def = typeOf(this.#store, typeName);
+    this.#uploads.complete(def.type, id, parseJson(req.body));
+    this.#store.uploadThumbnail(def.type, id, this.#writeOptions(principal));
+    return { status: 201 };
   }
 
   #search(req: SimRequest, typeName: string): Answer {
     this.#principal(req);
-    const def = typeOf(typeName);
-    const contentType = req.headers.get("content-type") ?? "";
-    const form = contentType.includes("api3_array")
-      ? "array"
-      : contentType.includes("api3_hash")
-      ? "hash"
-      : null;
-    if (!form) {
-      throw new SimRequestError(415, 103, "Unsupported Media Type", {
-        detail:
-          "Content-Type must be application/vnd+shotgun.api3_array+json or application/vnd+shotgun.api3_hash+json",
-      });
-    }
+    const def = typeOf(this.#store, typeName);
+    const form = this.#filterForm(req);
     const body = parseJson(req.body);
     const query = req.url.searchParams;
-    const filter = compileFilter(def, body.filters, form);
-    const fields = parseFields(def, body.fields ?? query.get("fields") ?? undefined);
+    const filter = compileFilter(def, body.filters, form, this.#store);
+    const fields = parseFields(
+      def,
+      body.fields ?? query.get("fields") ?? undefined,
+      this.#store.schema,
+    );
     const sort = parseSort(def, body.sort ?? query.get("sort") ?? undefined);
     const page = pageOf(body, query);
     const rows = runSearch(this.#store, def, { filter, sort, page });
@@ -227,15 +348,15 @@ export class ShotGridRoutes {
 
   #list(req: SimRequest, typeName: string): Answer {
     this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     const query = req.url.searchParams;
     const conditions: unknown[] = [];
     for (const [key, value] of query) {
       const m = key.match(/^filter\[(.+)\]$/);
       if (m) conditions.push([m[1], "is", value]);
     }
-    const filter = compileFilter(def, conditions, "array");
-    const fields = parseFields(def, query.get("fields") ?? undefined);
+    const filter = compileFilter(def, conditions, "array", this.#store);
+    const fields = parseFields(def, query.get("fields") ?? undefined, this.#store.schema);
     const sort = parseSort(def, query.get("sort") ?? undefined);
     const page = pageOf({}, query);
     const rows = runSearch(this.#store, def, { filter, sort, page });
@@ -254,54 +375,63 @@ export class ShotGridRoutes {
 
   #read(req: SimRequest, typeName: string, id: number): Answer {
     this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     const row = this.#store.row(def.type, id);
     if (!row) {
       throw new SimRequestError(404, 104, "Record not found", {
         detail: `API read() ${def.type} with id ${id} not found`,
       });
     }
-    const fields = parseFields(def, req.url.searchParams.get("fields") ?? undefined);
+    const fields = parseFields(
+      def,
+      req.url.searchParams.get("fields") ?? undefined,
+      this.#store.schema,
+    );
     const resource = renderRow(this.#store, def, row, fields);
     return { status: 200, json: { data: resource, links: resource.links } };
   }
 
   #rendered(status: number, def: EntityDef, id: number): Answer {
     const row = this.#store.row(def.type, id)!;
-    const resource = renderRow(this.#store, def, row, parseFields(def, undefined));
+    const resource = renderRow(
+      this.#store,
+      def,
+      row,
+      parseFields(def, undefined, this.#store.schema),
+    );
     return { status, json: { data: resource, links: resource.links } };
   }
 
   #create(req: SimRequest, typeName: string): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     const record = this.#store.create(
       def.type,
       parseJson(req.body),
-      this.#writeOptions(req, principal),
+      this.#writeOptions(principal),
     );
     return this.#rendered(201, def, record.id);
   }
 
   #update(req: SimRequest, typeName: string, id: number): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
-    this.#store.update(def.type, id, parseJson(req.body), this.#writeOptions(req, principal));
+    const def = typeOf(this.#store, typeName);
+    this.#store.update(def.type, id, parseJson(req.body), this.#writeOptions(principal));
     return this.#rendered(200, def, id);
   }
 
   #retire(req: SimRequest, typeName: string, id: number): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
-    this.#store.retire(def.type, id, this.#writeOptions(req, principal));
+    const def = typeOf(this.#store, typeName);
+    this.#store.retire(def.type, id, this.#writeOptions(principal));
     return { status: 204 };
   }
 
   #revive(req: SimRequest, typeName: string, id: number): Answer {
     const principal = this.#principal(req);
-    const def = typeOf(typeName);
+    const def = typeOf(this.#store, typeName);
     if (req.url.searchParams.get("revive") !== "true") return this.#notAllowed();
-    this.#store.revive(def.type, id, this.#writeOptions(req, principal));
+    this.#store.revive(def.type, id, this.#writeOptions(principal));
     return this.#rendered(200, def, id);
   }
 }

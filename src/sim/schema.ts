@@ -1,5 +1,7 @@
 /**
- * The simulator's ShotGrid schema: one declarative table of entity types and field types.
+ * The simulator's ShotGrid schema: one declarative table of built-in entity types and field
+ * types, and {@link SimSchema}, one site's schema (the built-in types plus the custom fields
+ * and entities of a `sim --schema` file).
  *
  * Kept deliberately small: enough realistic fields for plugins and tests to exercise every
  * kind of EventLogEntry row (scalar, status, entity link, multi-entity link, image).
@@ -31,6 +33,8 @@ export interface FieldDef {
   readonly system?: boolean;
   /** Cannot be used in a filter (`meta`). */
   readonly unfilterable?: boolean;
+  /** The name a site's UI shows (schema reads); default: derived from the field name. */
+  readonly displayName?: string;
 }
 
 /** One entity type. */
@@ -41,6 +45,8 @@ export interface EntityDef {
   readonly plural: string;
   /** The field whose value is the link `name`. */
   readonly displayField: string;
+  /** The name a site's UI shows (`CustomEntity01` -> `Episode`); default: the type. */
+  readonly displayName?: string;
   readonly fields: Readonly<Record<string, FieldDef>>;
 }
 
@@ -57,6 +63,20 @@ const status = { type: "status_list", default: "wtg" } as const;
 const users = ["HumanUser", "ApiUser"];
 
 const defs: readonly EntityDef[] = [
+  {
+    // The statuses `status_list` fields take; a real site seeds the same codes.
+    type: "Status",
+    plural: "statuses",
+    displayField: "name",
+    fields: {
+      ...stamps,
+      code: { type: "text" },
+      name: { type: "text" },
+      bg_color: { type: "text" },
+      icon: { type: "text" },
+      description: { type: "text" },
+    },
+  },
   {
     type: "Project",
     plural: "projects",
@@ -182,11 +202,11 @@ const defs: readonly EntityDef[] = [
 const byType = new Map(defs.map((d) => [d.type, d]));
 const byPlural = new Map(defs.map((d) => [d.plural, d]));
 
-/** Every entity type of the simulated site. */
+/** Every built-in entity type of the simulated site. */
 export const entityDefs: readonly EntityDef[] = defs;
 
 /**
- * Find an entity type by its CamelCase name or its snake_case plural (both work in REST paths).
+ * Find a built-in entity type by its CamelCase name or its snake_case plural.
  *
  * @param name `EventLogEntry` or `event_log_entries`.
  * @returns The definition, or `undefined` for an unknown type.
@@ -195,13 +215,59 @@ export function entityDef(name: string): EntityDef | undefined {
   return byType.get(name) ?? byPlural.get(name);
 }
 
+/** The fields every custom entity has, before those its schema file declares. */
+export const customEntityFields: Readonly<Record<string, FieldDef>> = {
+  ...stamps,
+  code: { type: "text" },
+  description: { type: "text" },
+  sg_status_list: status,
+  project,
+};
+
 /**
- * The REST path of one record: `/api/v1/entity/shots/12`.
- *
- * @param type CamelCase entity type.
- * @param id Record id.
- * @returns The path, snake_case plural as real links are.
+ * The entity types of one site: the built-in ones, with the custom fields and entities of a
+ * schema file merged in (see `schema_file.ts`).
  */
-export function recordPath(type: string, id: number): string {
-  return `/api/v1/entity/${byType.get(type)?.plural ?? type}/${id}`;
+export class SimSchema {
+  readonly #byType: Map<string, EntityDef>;
+  readonly #byPlural: Map<string, EntityDef>;
+
+  /**
+   * @param extra Definitions replacing built-in ones of the same type (with their custom
+   *   fields added) or adding custom entity types.
+   */
+  constructor(extra: readonly EntityDef[] = []) {
+    this.#byType = new Map(byType);
+    for (const d of extra) this.#byType.set(d.type, d);
+    this.#byPlural = new Map([...this.#byType.values()].map((d) => [d.plural, d]));
+  }
+
+  /** Every entity type, built-in first. */
+  get defs(): readonly EntityDef[] {
+    return [...this.#byType.values()];
+  }
+
+  /**
+   * Find an entity type by its CamelCase name or its snake_case plural (both work in REST paths).
+   *
+   * @param name `EventLogEntry` or `event_log_entries`.
+   * @returns The definition, or `undefined` for an unknown type.
+   */
+  entityDef(name: string): EntityDef | undefined {
+    return this.#byType.get(name) ?? this.#byPlural.get(name);
+  }
+
+  /**
+   * The REST path of one record: `/api/v1/entity/shots/12`.
+   *
+   * @param type CamelCase entity type.
+   * @param id Record id.
+   * @returns The path, snake_case plural as real links are.
+   */
+  recordPath(type: string, id: number): string {
+    return `/api/v1/entity/${this.#byType.get(type)?.plural ?? type}/${id}`;
+  }
 }
+
+/** The schema of a site with no schema file. */
+export const baseSchema: SimSchema = new SimSchema();

@@ -10,6 +10,7 @@
 
 import { badRequest } from "./errors.ts";
 import type { EntityDef, FieldDef } from "./schema.ts";
+import { deepField, deepValue } from "./render.ts";
 import type { Row, SimStore } from "./store.ts";
 
 /** A compiled filter. */
@@ -125,8 +126,10 @@ function compare(a: unknown, b: unknown): number {
   return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
 }
 
-function compileCondition(def: EntityDef, c: Condition): Predicate {
-  const f = def.fields[c.field];
+function compileCondition(def: EntityDef, c: Condition, store: SimStore | undefined): Predicate {
+  // A dotted field (`entity.Shot.sg_status_list`) filters on the linked record's field.
+  const deep = c.field.includes(".") && store !== undefined;
+  const f = deep ? deepField(store.schema, def, c.field) : def.fields[c.field];
   if (!f) throw badRequest(`API read() ${def.type}.${c.field} doesn't exist.`);
   if (f.unfilterable) {
     throw badRequest(
@@ -134,13 +137,14 @@ function compileCondition(def: EntityDef, c: Condition): Predicate {
     );
   }
   const name = c.field;
+  const read = deep ? (row: Row) => deepValue(store, row, name) : (row: Row) => row[name];
   // Dates compare at the one-second precision ShotGrid stores and shows.
   const get = f.type === "date_time"
     ? (row: Row) => {
-      const v = row[name];
+      const v = read(row);
       return typeof v === "number" ? Math.floor(v / 1000) * 1000 : v;
     }
-    : (row: Row) => row[name];
+    : read;
   const first = c.values[0];
   const isLink = f.type === "entity" || f.type === "multi_entity";
   const eq = isLink
@@ -210,9 +214,9 @@ function compileCondition(def: EntityDef, c: Condition): Predicate {
   }
 }
 
-function compileNode(def: EntityDef, node: Node): Predicate {
-  if (node.kind === "cond") return compileCondition(def, node.cond);
-  const preds = node.children.map((child) => compileNode(def, child));
+function compileNode(def: EntityDef, node: Node, store: SimStore | undefined): Predicate {
+  if (node.kind === "cond") return compileCondition(def, node.cond, store);
+  const preds = node.children.map((child) => compileNode(def, child, store));
   if (preds.length === 0) return () => !node.or || node.children.length === 0;
   return node.or ? (row) => preds.some((p) => p(row)) : (row) => preds.every((p) => p(row));
 }
@@ -261,6 +265,7 @@ function narrowList(bounds: IdBounds, ids: number[]): void {
  * @param def The entity type searched.
  * @param filters Filters as sent.
  * @param form `array` for api3_array, `hash` for api3_hash.
+ * @param store Follows dotted fields (`entity.Shot.code`); without it they are unknown fields.
  * @returns Predicate and id bounds.
  * @throws {SimRequestError} 400 for a bad shape, an unknown field, `meta`, or an unknown relation.
  */
@@ -268,9 +273,10 @@ export function compileFilter(
   def: EntityDef,
   filters: unknown,
   form: "array" | "hash",
+  store?: SimStore,
 ): CompiledFilter {
   const tree = parseFilters(filters, form);
-  return { predicate: compileNode(def, tree), bounds: boundsOf(tree) };
+  return { predicate: compileNode(def, tree, store), bounds: boundsOf(tree) };
 }
 
 /**

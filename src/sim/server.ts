@@ -18,6 +18,7 @@ import { controlAnswer } from "./control.ts";
 import { errorBody, SimRequestError } from "./errors.ts";
 import { FaultController } from "./faults.ts";
 import { type Answer, errorAnswer, ShotGridRoutes, type SimRequest } from "./routes.ts";
+import type { SimSchema } from "./schema.ts";
 import { SimStats } from "./stats.ts";
 import { SimStore } from "./store.ts";
 import { seededRandom } from "./synth.ts";
@@ -48,6 +49,8 @@ export interface SimulatorOptions {
   clock?: () => number;
   /** Whether the scripts' own writes are logged (a real site's default: off, per ApiUser). */
   logScriptWrites?: boolean;
+  /** Entity types with custom fields and entities (see `loadSchemaFile`); default built-in. */
+  schema?: SimSchema;
   /** Do not print unexpected errors. */
   quiet?: boolean;
 }
@@ -156,6 +159,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     scripts: Object.keys(scripts),
     logins: Object.keys(users),
     logScriptWrites: options.logScriptWrites ?? false,
+    ...(options.schema ? { schema: options.schema } : {}),
   });
   const auth = new Authority(store, {
     scripts,

@@ -25,7 +25,8 @@ import {
   type SimRecord,
   type WriteOptions,
 } from "./entities.ts";
-import { EventLog } from "./event_log.ts";
+import { EventLog, type EventRow } from "./event_log.ts";
+import { baseSchema, type SimSchema } from "./schema.ts";
 import {
   ForwardingWriter,
   makeWriter,
@@ -58,7 +59,25 @@ export interface SimStoreOptions {
   readonly logins?: readonly string[];
   /** Whether the scripts' ApiUsers have event logging on (a real site's default: off). */
   readonly logScriptWrites?: boolean;
+  /** Entity types, with a schema file's custom fields and entities (default: built-in only). */
+  readonly schema?: SimSchema;
 }
+
+/** The statuses a new site has: code, name, background colour (`r,g,b`). */
+const baseStatuses: readonly (readonly [string, string, string])[] = [
+  ["wtg", "Waiting to Start", "220,220,220"],
+  ["rdy", "Ready to Start", "255,255,160"],
+  ["ip", "In Progress", "120,190,255"],
+  ["rev", "Pending Review", "255,190,100"],
+  ["apr", "Approved", "140,220,120"],
+  ["fin", "Final", "70,170,70"],
+  ["hld", "On Hold", "200,120,200"],
+  ["omt", "Omit", "160,160,160"],
+  ["cmpt", "Complete", "70,170,70"],
+  ["act", "Active", "140,220,120"],
+  ["dis", "Disabled", "200,80,80"],
+  ["na", "N/A", "255,255,255"],
+];
 /** Milliseconds between consecutive preloaded events' `created_at`. */
 const preloadStepMs = 50;
 
@@ -77,7 +96,7 @@ export class SimStore extends ForwardingWriter {
     super();
     this.#clock = options.clock ?? Date.now;
     this.events = new EventLog(options.seed ?? 1);
-    this.#entities = new EntityTable(this.#clock);
+    this.#entities = new EntityTable(this.#clock, options.schema ?? baseSchema);
     this.#parts = { entities: this.#entities, events: this.events, clock: this.#clock };
     this.forwardTo(makeWriter(this.#parts, (rows) => this.events.commit(rows)));
     this.#seedBase(options);
@@ -88,6 +107,9 @@ export class SimStore extends ForwardingWriter {
   }
 
   #seedBase(options: SimStoreOptions): void {
+    for (const [code, name, bgColor] of baseStatuses) {
+      this.#entities.insert("Status", { code, name, bg_color: bgColor, icon: null });
+    }
     for (const p of baseProjects) {
       this.#entities.insert("Project", { name: p.name, sg_status: "Active" });
     }
@@ -131,6 +153,34 @@ export class SimStore extends ForwardingWriter {
         project: { type: p.type, id: p.id },
       });
     }
+  }
+
+  /** The site's entity types. */
+  get schema(): SimSchema {
+    return this.#entities.schema;
+  }
+
+  /**
+   * Run writes as one database transaction: all of them, or (when `run` throws) none. The
+   * rows of a failed batch never commit; their ids stay unused, as on a real site.
+   *
+   * @param run Does the writes through the writer it is given.
+   * @returns What `run` returns.
+   * @throws Whatever `run` throws, after every entity change is undone.
+   */
+  batch<T>(run: (writer: Writer) => T): T {
+    const restore = this.#entities.snapshot();
+    const rows: EventRow[] = [];
+    const writer = makeWriter(this.#parts, (logged) => rows.push(...logged));
+    let result: T;
+    try {
+      result = run(writer);
+    } catch (error) {
+      restore();
+      throw error;
+    }
+    this.events.commit(rows);
+    return result;
   }
 
   /** Highest committed event id. */

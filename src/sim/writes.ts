@@ -76,6 +76,48 @@ function linkKey(l: LinkInput): string {
   return `${l.type}:${l.id}`;
 }
 
+/**
+ * A multi-entity value with an update mode, as the REST API takes it in a create or update
+ * body: `{"shots": {"multi_entity_update_mode": "add", "value": [{"type": "Shot", "id": 1}]}}`
+ * (the Python API's `multi_entity_update_modes={"shots": "add"}`). The shape is the one a live
+ * site was probed with; a plain array still sets the whole list.
+ */
+interface ModedValue {
+  readonly multi_entity_update_mode: unknown;
+  readonly value?: unknown;
+}
+
+function isModed(value: unknown): value is ModedValue {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    "multi_entity_update_mode" in value;
+}
+
+/** The new list of links a moded value gives, from the current one. */
+function applyMode(
+  current: readonly LinkInput[],
+  mode: unknown,
+  links: readonly LinkInput[],
+  where: string,
+): LinkInput[] {
+  const keys = new Set(links.map(linkKey));
+  switch (mode) {
+    case "set":
+      return [...links];
+    case "add": {
+      const have = new Set(current.map(linkKey));
+      return [...current, ...links.filter((l) => !have.has(linkKey(l)))];
+    }
+    case "remove":
+      return current.filter((l) => !keys.has(linkKey(l)));
+    default:
+      throw badRequest(
+        `${where}: invalid multi_entity_update_mode ${
+          JSON.stringify(mode)
+        }: expected "set", "add" or "remove"`,
+      );
+  }
+}
+
 /** What a writer works on. */
 export interface WriterParts {
   readonly entities: EntityTable;
@@ -184,7 +226,15 @@ export function makeWriter(parts: WriterParts, sink: Sink): Writer {
       const values: Record<string, unknown> = {};
       for (const [name, value] of Object.entries(fields)) {
         if (name === "type") continue;
-        values[name] = entities.normalize(def, name, value, "create");
+        if (isModed(value) && def.fields[name]?.type === "multi_entity") {
+          const links = entities.normalize(def, name, value.value ?? [], "create") as LinkInput[];
+          values[name] = applyMode(
+            [],
+            value.multi_entity_update_mode,
+            links,
+            `API create() ${type}.${name}`,
+          );
+        } else values[name] = entities.normalize(def, name, value, "create");
       }
       const e = entities.insert(type, values);
       const actor = actorOf(options);
@@ -210,7 +260,15 @@ export function makeWriter(parts: WriterParts, sink: Sink): Writer {
       const e = entities.entity(type, id, "update");
       const values: [string, unknown][] = Object.entries(fields)
         .filter(([name]) => name !== "type" && name !== "id")
-        .map(([name, value]) => [name, entities.normalize(def, name, value, "update")]);
+        .map(([name, value]) => {
+          if (!isModed(value) || def.fields[name]?.type !== "multi_entity") {
+            return [name, entities.normalize(def, name, value, "update")];
+          }
+          const links = entities.normalize(def, name, value.value ?? [], "update") as LinkInput[];
+          const current = (e.fields[name] ?? []) as LinkInput[];
+          const where = `API update() ${type}.${name}`;
+          return [name, applyMode(current, value.multi_entity_update_mode, links, where)];
+        });
       const userName = who(options);
       const rows: LogRow[] = [];
       for (const [name, value] of values) {
