@@ -154,6 +154,7 @@ class Reader {
       }
       this.step(op);
     }
+    this.#at = this.#pos;
     this.fail("the file ends before the STOP opcode (truncated?)");
   }
 
@@ -487,8 +488,9 @@ class Reader {
   }
 
   utf8(n: number): string {
+    const bytes = this.bytesOf(n);
     try {
-      return new TextDecoder("utf-8", { fatal: true }).decode(this.bytesOf(n));
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
     } catch {
       this.fail("a string that is not UTF-8");
     }
