@@ -291,6 +291,12 @@ export function mapConf(conf: ConfFile, options: MapConfOptions): ConfigMapping 
   }
   if (confOption(conf, "daemon", "logPath") !== undefined) {
     text("daemon", "logPath", ["logging", "dir"]);
+  } else if (confOption(conf, "daemon", "logFile") !== undefined) {
+    out.logging!.push({
+      key: "dir",
+      value: JSON.stringify("./log"),
+      comment: "no logPath: the Python daemon wrote logFile in its working folder",
+    });
   }
   if (confOption(conf, "daemon", "logging") !== undefined) {
     const n = integer("daemon", "logging");

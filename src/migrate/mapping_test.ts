@@ -129,3 +129,14 @@ Deno.test("mapConf() lists every missing required option and bad value at once",
     return true;
   });
 });
+
+Deno.test("mapConf() gives logs a folder when the .conf had only logFile", () => {
+  const conf = parseConf(
+    "[daemon]\nlogFile: daemon\ntiming_log: on\n[shotgun]\nserver: https://x.example.com\nname: n\nkey: %(K)s\n[plugins]\npaths: /p\n",
+    { file: "l.conf", env: { K: "k" } },
+  );
+  const yaml = mapConf(conf, { stateFile: "./state.json" }).yaml;
+  const config = parseConfig(yaml, { file: "/etc/sgevents/config.yaml", env: { K: "k" } });
+  assert.equal(config.logging.dir, "/etc/sgevents/log");
+  assert.equal(config.logging.timing, true);
+});

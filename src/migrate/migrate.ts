@@ -124,6 +124,9 @@ export async function migrate(conf: string, options: MigrateOptions = {}): Promi
     );
   }
   if (state !== null) printState(print, options.state!, bytes!, state);
+  if (options.state === undefined) {
+    print("No --state: every plugin starts at daemon.start_at (latest: the newest event).");
+  }
 
   if (options.dryRun) {
     print("Dry run: nothing written.");
