@@ -82,8 +82,18 @@ class Global {
   constructor(readonly name: string) {}
 }
 
+/** Bytes made by `_codecs.encode`: only ever the state argument of a datetime. */
+class Encoded {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** A tuple holding {@link Encoded} bytes: only ever the arguments of a REDUCE. */
+class CallArgs {
+  constructor(readonly items: readonly (PickleValue | Encoded)[]) {}
+}
+
 const mark = Symbol("mark");
-type Slot = PickleValue | Global | typeof mark;
+type Slot = PickleValue | Global | Encoded | CallArgs | typeof mark;
 
 /** Opcodes no daemon state contains, by byte, with their pickletools names for messages. */
 const refused: Record<number, string> = {
@@ -123,6 +133,8 @@ class Reader {
   #at = 0;
   #stack: Slot[] = [];
   #marks: number[] = [];
+  /** From the PROTO opcode; streams without one are protocol 0 or 1. */
+  #protocol = 0;
   #memo = new Map<number, Slot>();
   readonly #view: DataView;
 
@@ -164,6 +176,7 @@ class Reader {
       case 0x80: { // PROTO
         const version = this.u8();
         if (version > 5) this.fail(`protocol ${version} is newer than 5`);
+        this.#protocol = version;
         return;
       }
       case 0x95: // FRAME: framing only, the length is not needed.
@@ -348,12 +361,16 @@ class Reader {
     // Python 3 reading protocol 0-2 maps Python 2 names; these two are the same in both.
     const full = `${module}.${name}`;
     if (!allowedGlobals.has(full)) this.refuse(`global "${full}"`);
+    // Python 3 writes bytes through _codecs.encode only below protocol 3 (BINBYTES from 3 on).
+    if (full === "_codecs.encode" && this.#protocol >= 3) {
+      this.refuse(`global "${full}" in protocol ${this.#protocol}`);
+    }
     return new Global(full);
   }
 
-  reduce(callable: Slot, args: Slot): PickleValue {
+  reduce(callable: Slot, args: Slot): PickleValue | Encoded {
     if (!(callable instanceof Global)) this.refuse("opcode REDUCE on a value that is no global");
-    if (!(args instanceof PyTuple)) {
+    if (!(args instanceof PyTuple) && !(args instanceof CallArgs)) {
       this.fail(`REDUCE of "${callable.name}" without an argument tuple`);
     }
     if (callable.name === "_codecs.encode") {
@@ -370,9 +387,10 @@ class Reader {
         if (code > 255) this.fail(`"_codecs.encode" of a character beyond latin-1`);
         out[i] = code;
       }
-      return out;
+      return new Encoded(out);
     }
-    const [state] = args.items;
+    const [arg] = args.items;
+    const state = arg instanceof Encoded ? arg.bytes : arg;
     if (args.items.length !== 1 || !(state instanceof Uint8Array) || state.length !== 10) {
       this.refuse(
         `call "datetime.datetime" with other arguments than its 10-byte state (a time zone or fields)`,
@@ -405,11 +423,18 @@ class Reader {
   value(slot: Slot, what: string): PickleValue {
     if (slot === mark) this.fail(`a MARK where ${what} was expected`);
     if (slot instanceof Global) this.refuse(`global "${slot.name}" used as ${what}`);
+    if (slot instanceof Encoded || slot instanceof CallArgs) {
+      this.refuse(`bytes from "_codecs.encode" used as ${what}, not as a datetime's state`);
+    }
     return slot;
   }
 
-  tuple(items: Slot[]): PyTuple {
-    return new PyTuple(items.map((item) => this.value(item, "a tuple item")));
+  tuple(items: Slot[]): PyTuple | CallArgs {
+    const encoded = items.some((item) => item instanceof Encoded);
+    const checked = items.map((item) =>
+      item instanceof Encoded ? item : this.value(item, "a tuple item")
+    );
+    return encoded ? new CallArgs(checked) : new PyTuple(checked as PickleValue[]);
   }
 
   setItems(dict: Map<PickleValue, PickleValue>, items: Slot[]): void {
@@ -555,14 +580,24 @@ function narrow(value: bigint): number | bigint {
     : value;
 }
 
-/** Bytes as latin-1 text (each byte one code unit). */
+/**
+ * Bytes as latin-1 text (each byte one code unit).
+ *
+ * @param bytes The bytes.
+ * @returns The text.
+ */
 export function latin1(bytes: Uint8Array): string {
   let text = "";
   for (const b of bytes) text += String.fromCharCode(b);
   return text;
 }
 
-/** Bytes as UTF-8 text, or latin-1 when they are not UTF-8 (Python 2 paths can be either). */
+/**
+ * Bytes as UTF-8 text, or latin-1 when they are not UTF-8 (Python 2 paths can be either).
+ *
+ * @param bytes The bytes.
+ * @returns The text.
+ */
 export function bytesText(bytes: Uint8Array): string {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -88,6 +88,17 @@ Deno.test("readPickle() refuses REDUCE and argument shapes other than the two wh
     ],
     ["stack-global", "\x80\x04\x8c\x02os\x8c\x06system\x93.", /byte 14: global "os\.system"/],
     ["newobj", "\x80\x02))\x81.", /byte 4: opcode NEWOBJ/],
+    // _codecs.encode carries a datetime's bytes in protocols 0-2 and is nothing else.
+    [
+      "codecs-as-data",
+      "\x80\x02}X\x01\x00\x00\x00kc_codecs\nencode\nX\x01\x00\x00\x00aX\x06\x00\x00\x00latin1\x86Rs.",
+      /byte 44: bytes from "_codecs\.encode" used as a dict value, not as a datetime's state/,
+    ],
+    [
+      "codecs-protocol-4",
+      "\x80\x04c_codecs\nencode\n.",
+      /byte 2: global "_codecs\.encode" in protocol 4/,
+    ],
     ["inst", "(ios\nsystem\n.", /opcode INST/],
     ["set", "\x80\x04\x8f.", /opcode EMPTY_SET/],
   ];

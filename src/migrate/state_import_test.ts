@@ -82,3 +82,27 @@ Deno.test("textStateId() reads the pre-pickle text id file and nothing else", ()
   assert.equal(textStateId(bytes("(dp0\n")), null);
   assert.equal(textStateId(Uint8Array.of(0x80, 0x05)), null);
 });
+
+Deno.test("localEpoch() reads a naive datetime in the host's zone, fold picking the later of two", async () => {
+  // A subprocess: the zone is fixed at start-up, so TZ is set for a fresh one.
+  const module = new URL("./state_import.ts", import.meta.url).href;
+  const pickle = new URL("./pickle.ts", import.meta.url).href;
+  const code = `
+    import { localEpoch } from "${module}";
+    import { PyDateTime } from "${pickle}";
+    const at = (month, day, hour, minute, fold) => new Date(localEpoch(new PyDateTime({
+      year: 2030, month, day, hour, minute, second: 0, microsecond: 999999, fold,
+    }))).toISOString();
+    console.log(JSON.stringify([at(1, 15, 12, 0, 0), at(11, 3, 1, 30, 0), at(11, 3, 1, 30, 1)]));
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    env: { TZ: "America/New_York" },
+  }).output();
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), [
+    "2030-01-15T17:00:00.999Z",
+    "2030-11-03T05:30:00.999Z",
+    "2030-11-03T06:30:00.999Z",
+  ]);
+});
