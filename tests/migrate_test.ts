@@ -77,7 +77,9 @@ Deno.test("sgevents migrate imports every protocol's state into a config validat
       // 118's deadline (2001) has passed: dropped, as the Python daemon would.
       notify_status: [120, [[117, jan15]]],
     }, name);
-    for (const [file, text] of [["script_key", scriptKey], ["smtp_password", smtpPassword]]) {
+    for (
+      const [file, text] of [["script_key", scriptKey], ["smtp_password", smtpPassword]] as const
+    ) {
       assert.equal((await Deno.readTextFile(`${out}/${file}`)).trim(), text);
       assert.equal((await Deno.stat(`${out}/${file}`)).mode! & 0o777, 0o600, file);
     }
