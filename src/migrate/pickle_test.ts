@@ -127,3 +127,12 @@ Deno.test("readPickle() decodes protocol 0 booleans, longs and negative LONG1", 
   assert.equal(readPickle(bytes("\x80\x02\x8a\x01\xff."), "t"), -1);
   assert.equal(readPickle(bytes("\x80\x02\x8a\x05\x00\x5e\xd0\xb2\x00."), "t"), 3000000000);
 });
+
+Deno.test("readPickle() decodes escaped Windows paths and non-ASCII names in every string opcode", () => {
+  const names = new Map([
+    ["C:\\studio\\plugins été\n", new Map([["café_✓", new PyTuple([5, new Map()])]])],
+  ]);
+  for (const name of ["names_p0.id", "names_p5.id", "names_py2_p0.id"]) {
+    assert.deepStrictEqual(read(name), names, name);
+  }
+});
