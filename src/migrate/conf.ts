@@ -89,10 +89,9 @@ export function parseConf(
     }
     const split = /^([^:=]+?)\s*[:=]\s*(.*)$/.exec(stripped);
     if (!split) {
+      // The line is not echoed: a mistyped "key s3cret" would print the secret.
       problems.push(
-        `${file}:${number}: cannot parse "${
-          stripped.slice(0, 40)
-        }"; expected [section], key: value or key = value`,
+        `${file}:${number}: cannot parse this line; expected [section], key: value or key = value`,
       );
       continue;
     }

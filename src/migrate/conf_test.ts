@@ -50,7 +50,7 @@ Deno.test("parseConf() lists every malformed line", () => {
       assert.deepEqual(error.problems, [
         `b.conf:1: option "orphan" comes before any [section]`,
         `b.conf:4: option "X" is set twice in its section`,
-        `b.conf:5: cannot parse "just words"; expected [section], key: value or key = value`,
+        `b.conf:5: cannot parse this line; expected [section], key: value or key = value`,
       ]);
       return true;
     },
