@@ -7,10 +7,15 @@ const fixture = new URL(
   "../../tests/fixtures/python_state/shotgunEventDaemon.conf",
   import.meta.url,
 );
+// Real folders: the config loader may check that plugin folders exist.
+const plugins = Deno.makeTempDirSync({ prefix: "sgevents-migrate-" });
+Deno.mkdirSync(`${plugins}/a`);
+Deno.mkdirSync(`${plugins}/b`);
+globalThis.addEventListener("unload", () => Deno.removeSync(plugins, { recursive: true }));
 const env = {
   SG_ED_SITE_URL: "https://studio.shotgrid.autodesk.com/",
   SG_ED_LOG_DIR: "/var/log/sgevents",
-  SG_ED_PLUGIN_PATHS: "/opt/sgevents/plugins, /opt/shared/plugins",
+  SG_ED_PLUGIN_PATHS: `${plugins}/a, ${plugins}/b`,
 };
 
 Deno.test("mapConf() maps the real-shaped .conf to a config that the config loader accepts", async () => {
@@ -47,7 +52,7 @@ Deno.test("mapConf() maps the real-shaped .conf to a config that the config load
   assert.equal(config.daemon.connRetrySleepMs, 60_000);
   assert.equal(config.daemon.maxConnRetries, 5);
   assert.equal(config.daemon.maxEventBatchSize, 500);
-  assert.deepEqual(config.plugins.paths, ["/opt/sgevents/plugins", "/opt/shared/plugins"]);
+  assert.deepEqual(config.plugins.paths, [`${plugins}/a`, `${plugins}/b`]);
   assert.equal(config.logging.dir, "/var/log/sgevents");
   assert.equal(config.logging.perPlugin, true);
   assert.equal(config.logging.level, "info");
@@ -132,7 +137,7 @@ Deno.test("mapConf() lists every missing required option and bad value at once",
 
 Deno.test("mapConf() gives logs a folder when the .conf had only logFile", () => {
   const conf = parseConf(
-    "[daemon]\nlogFile: daemon\ntiming_log: on\n[shotgun]\nserver: https://x.example.com\nname: n\nkey: %(K)s\n[plugins]\npaths: /p\n",
+    `[daemon]\nlogFile: daemon\ntiming_log: on\n[shotgun]\nserver: https://x.example.com\nname: n\nkey: %(K)s\n[plugins]\npaths: ${plugins}\n`,
     { file: "l.conf", env: { K: "k" } },
   );
   const yaml = mapConf(conf, { stateFile: "./state.json" }).yaml;
