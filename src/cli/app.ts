@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { daemonCommand } from "./daemon.ts";
 import { dispatchCommand } from "./dispatch.ts";
+import { migrateCommand } from "./migrate.ts";
 import { pluginsCommand } from "./plugins.ts";
 import { simCommand } from "./sim.ts";
 import { stateCommand } from "./state.ts";
@@ -45,6 +46,7 @@ Exit codes: 0 ok, 1 failure, 2 usage or configuration error.`,
       dispatchCommand(),
       simCommand(),
       validateCommand(),
+      migrateCommand(),
       versionCommand(),
     ]
   ) {
