@@ -4,7 +4,8 @@
  * Order, as the Python daemon documents it: folders in config order, files in each
  * folder sorted by name (plain code-unit order). A plugin's name is its file name
  * without extension; the same name in a later folder (or `x.js` beside `x.ts`) is
- * reported and skipped. A missing or unreadable folder is reported, never thrown, so a
+ * reported and skipped. Files starting with `.` or `_` and test files (`*_test.ts`,
+ * `*.test.ts`) are not plugins. A missing or unreadable folder is reported, never thrown, so a
  * network share that disappears does not stop the daemon.
  *
  * @module
@@ -39,6 +40,7 @@ export interface DiscoverOptions {
 }
 
 const pluginExtensions = new Set([".ts", ".js"]);
+const testFilePattern = /[._]test\.[jt]s$/;
 
 /**
  * List the plugins in `paths`, in processing order, with their content hashes.
@@ -109,6 +111,8 @@ async function listPluginFiles(folder: string): Promise<string[]> {
     const name = entry.name;
     if (name.startsWith(".") || name.startsWith("_")) continue;
     if (!pluginExtensions.has(extname(name))) continue;
+    // Deno's test files (`x_test.ts`, `x.test.ts`) sit beside plugins; they are not plugins.
+    if (testFilePattern.test(name)) continue;
     let isFile = entry.isFile;
     if (entry.isSymlink) {
       try {

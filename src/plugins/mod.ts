@@ -7,8 +7,8 @@
  *
  * @example A plugin that logs status changes on Tasks
  * ```ts
- * // In a plugin folder beside src/: import type { ... } from "../src/plugins/mod.ts";
- * import type { Callback, Registrar } from "./mod.ts";
+ * // In a plugin folder: `sgevents plugins init DIR` maps "sgevents/plugin" to these types.
+ * import type { Callback, Registrar } from "sgevents/plugin";
  *
  * export function registerCallbacks(reg: Registrar): void {
  *   reg.registerCallback("status_logger", Deno.env.get("SG_KEY") ?? "sim-key", onStatus, {
@@ -17,7 +17,7 @@
  * }
  *
  * const onStatus: Callback = (sg, logger, event) => {
- *   logger.info(`Task ${event.entity?.id} is now ${event.meta?.new_value}`);
+ *   logger.info("Task %d is now %s", event.entity?.id, event.meta?.new_value);
  * };
  * ```
  *
@@ -28,6 +28,7 @@ import type { ShotGridClient } from "../shotgrid/client.ts";
 
 export type { EntityLink, FlatRecord, JsonValue, ShotGridEvent } from "../shotgrid/types.ts";
 export type { ShotGridClient } from "../shotgrid/client.ts";
+export type { ShotGridError } from "../shotgrid/errors.ts";
 
 /**
  * The logger handed to plugins (`logger` in callbacks, `reg.logger`), writing to the
