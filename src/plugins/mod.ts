@@ -26,7 +26,14 @@
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import type { ShotGridClient } from "../shotgrid/client.ts";
 
-export type { EntityLink, FlatRecord, JsonValue, ShotGridEvent } from "../shotgrid/types.ts";
+export type {
+  EntityLink,
+  Filter,
+  FilterGroup,
+  FlatRecord,
+  JsonValue,
+  ShotGridEvent,
+} from "../shotgrid/types.ts";
 export type { ShotGridClient } from "../shotgrid/client.ts";
 export type { ShotGridError } from "../shotgrid/errors.ts";
 
