@@ -31,6 +31,11 @@ export interface DiscoveryProblem {
   readonly reason: string;
   /** The underlying error, if any. */
   readonly cause?: unknown;
+  /**
+   * `error` for a configured folder that cannot be read (no plugin in it runs), `warning`
+   * for a file skipped.
+   */
+  readonly severity: "error" | "warning";
 }
 
 /** Options of {@link discoverPlugins}. */
@@ -62,15 +67,18 @@ export async function discoverPlugins(
   const report = options.onProblem ?? (() => {});
   const found: PluginFile[] = [];
   const seen = new Map<string, string>();
-  for (const folder of paths.map((p) => resolve(p))) {
+  for (const [index, folder] of paths.map((p) => resolve(p)).entries()) {
     let names: string[];
     try {
       names = await listPluginFiles(folder);
     } catch (error) {
       report({
         path: folder,
-        reason: `Cannot read plugin folder "${folder}": ${describe(error)}`,
+        reason: `Cannot read plugin folder "${folder}" (plugins.paths[${index}]): ${
+          describe(error)
+        }`,
         cause: error,
+        severity: "error",
       });
       continue;
     }
@@ -83,6 +91,7 @@ export async function discoverPlugins(
           path: file,
           reason:
             `Cannot load plugin "${fileName}" from "${folder}": a plugin named "${name}" is already loaded from "${first}"`,
+          severity: "warning",
         });
         continue;
       }
@@ -95,6 +104,7 @@ export async function discoverPlugins(
           path: file,
           reason: `Cannot read plugin "${file}": ${describe(error)}`,
           cause: error,
+          severity: "warning",
         });
         continue;
       }
