@@ -24,12 +24,12 @@ export function registerCallbacks(reg: Registrar): void {
 
 /** Flip downstream Tasks to 'rdy' if all of their upstream Tasks are 'fin'. */
 const flipDownstreamTasks: Callback = async (sg, logger, event, _args) => {
-  // we only care about Tasks that have been finalled
+  // Only a Task going final matters.
   if (!event.meta || !("new_value" in event.meta) || event.meta.new_value !== "fin") {
     return;
   }
 
-  // downstream tasks that are currently wtg
+  // The Tasks after this one that still wait to start.
   const dsFilters: Filter[] = [
     ["upstream_tasks", "is", event.entity],
     ["sg_status_list", "is", "wtg"],
@@ -38,7 +38,7 @@ const flipDownstreamTasks: Callback = async (sg, logger, event, _args) => {
 
   for (const dsTask of await sg.find("Task", dsFilters, fields)) {
     let changeStatus = true;
-    // don't change status unless *all* upstream tasks are fin
+    // With several Tasks before it, every one of them must be final.
     if ((dsTask.upstream_tasks as unknown[]).length > 1) {
       logger.debug("Task #%d has multiple upstream Tasks", event.entity!.id);
       const usFilters: Filter[] = [

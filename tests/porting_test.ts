@@ -47,3 +47,18 @@ Deno.test("The ported statusFlipDownstreamTasks flips only the downstream Tasks 
   const status = (t: { id: number }) => sim.store.get("Task", t.id)?.sg_status_list;
   assert.deepEqual([status(lookdev), status(anim), status(comp)], ["rdy", "wtg", "ip"]);
 });
+
+Deno.test("The README's porting example is the code of plugins/status_flip_downstream_tasks.ts", async () => {
+  const readme = await Deno.readTextFile(`${root}README.md`);
+  const section = readme.slice(readme.indexOf("## Porting plugins from shotgunEvents"));
+  const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  const code = (await Deno.readTextFile(`${root}plugins/status_flip_downstream_tasks.ts`))
+    .split("\n")
+    .filter((line) => !/^\s*(\/\/|\/\*\*|\*)/.test(line)); // comments are the file's own
+  const shown = block.split("\n");
+  assert.ok(shown.length > 20, "the README shows the plugin");
+  assert.deepEqual(
+    shown.filter((l) => l.trim() !== ""),
+    code.filter((l) => l.trim() !== ""),
+  );
+});
