@@ -13,7 +13,7 @@
  */
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { version } from "../cli/version.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 
 /** Where the API is written inside a plugin folder. */
 export const apiFolder = ".sgevents";
@@ -26,7 +26,8 @@ const importPattern = /(?:^|\n)\s*(?:import|export)\b[^;"']*?from\s*["']([^"']+)
  * The plugin API's source files: `mod.ts` and the relative modules it imports, transitively.
  *
  * @returns Each file's path relative to `src/` and its text.
- * @throws {Error} When a module of the API imports a package (a plugin folder cannot resolve it).
+ * @throws {Error} When a module of the API imports a package (a plugin folder cannot resolve
+ *   it), or its source is not readable (an executable built without `--include src`).
  */
 export async function pluginApiSources(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
@@ -35,7 +36,16 @@ export async function pluginApiSources(): Promise<Map<string, string>> {
     const url = pending.pop()!;
     const path = relative(fileURLToPath(sourceRoot), fileURLToPath(url));
     if (files.has(path)) continue;
-    const text = await Deno.readTextFile(url);
+    let text: string;
+    try {
+      text = await Deno.readTextFile(url);
+    } catch (error) {
+      // A binary built without `--include src` (see the compile task) has no sources to copy.
+      throw new Error(
+        `Cannot package the plugin API: "src/${path}" is not readable from this sgevents`,
+        { cause: error },
+      );
+    }
     files.set(path, text);
     for (const match of text.matchAll(importPattern)) {
       const specifier = match[1]!;
@@ -73,7 +83,8 @@ export async function initPluginFolder(dir: string): Promise<InitResult> {
   await Deno.remove(api, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
-  const header = `// Written by sgevents ${version} (\`sgevents plugins init\`); do not edit.\n`;
+  const header =
+    `// Written by sgevents ${denoJson.version} (\`sgevents plugins init\`); do not edit.\n`;
   for (const [path, text] of await pluginApiSources()) {
     const target = join(api, path);
     await Deno.mkdir(dirname(target), { recursive: true });
@@ -81,7 +92,7 @@ export async function initPluginFolder(dir: string): Promise<InitResult> {
   }
   written.push(`${apiFolder}/`);
   const templates: Record<string, string> = {
-    "deno.json": denoJson(),
+    "deno.json": folderDenoJson(),
     "example.ts": examplePlugin,
     "example_test.ts": exampleTest,
   };
@@ -97,7 +108,7 @@ export async function initPluginFolder(dir: string): Promise<InitResult> {
   return { written, kept };
 }
 
-function denoJson(): string {
+function folderDenoJson(): string {
   return `${
     JSON.stringify(
       {
