@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Callback, Registrar } from "../src/plugins/mod.ts";
+import type { Callback, Registrar } from "sgevents/plugin";
 import { scriptKey, scriptName } from "./_credentials.ts";
 
 /** The state both callbacks share. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Callback, Registrar } from "../src/plugins/mod.ts";
+import type { Callback, Registrar } from "sgevents/plugin";
 import { scriptKey, scriptName } from "./_credentials.ts";
 
 /** What this plugin passes to its callback through `args`. */

@@ -28,6 +28,7 @@ Deno.test("sgevents --help on every level matches its snapshot", async () => {
     ["plugins", "list"],
     ["plugins", "check"],
     ["plugins", "resume"],
+    ["plugins", "init"],
     ["dispatch"],
     ["sim"],
     ["validate"],

@@ -6,13 +6,14 @@
  */
 import { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
+import { prepareWritableFolders } from "../config/folders.ts";
 import type { Config } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import type { PluginFile } from "../engine/types.ts";
 import { setupLogging } from "../log/setup.ts";
 import { setPluginEmails } from "../log/email.ts";
-import { discoverPlugins } from "../plugins/discovery.ts";
+import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
 import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
 import { StateStore } from "../state/state_store.ts";
@@ -60,6 +61,8 @@ export interface RunDaemonOptions {
  * @param options `once` and an extra stop signal.
  */
 export async function runDaemon(config: Config, options: RunDaemonOptions): Promise<void> {
+  // Before logging starts: an unwritable log or state folder is one line, exit 2.
+  await prepareWritableFolders(config);
   await using _logging = await setupLogging(config.logging, { email: config.email });
   const logger = getLogger(["sgevents", "daemon"]);
   const controller = new AbortController();
@@ -92,6 +95,7 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
       plugins: options.once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
         signal: controller.signal,
         rescanIntervalMs: config.plugins.rescanIntervalMs,
+        onProblem: logDiscoveryProblem,
       }),
       once: options.once,
     });
@@ -119,8 +123,12 @@ async function startHost(config: Config, plugin: PluginFile): Promise<PluginHost
 }
 
 async function* discoverOnce(config: Config): AsyncIterable<PluginFile[]> {
+  yield await discoverPlugins(config.plugins.paths, { onProblem: logDiscoveryProblem });
+}
+
+/** A missing plugin folder is an error (its plugins do not run); a skipped file a warning. */
+function logDiscoveryProblem(problem: DiscoveryProblem): void {
   const logger = getLogger(["sgevents", "plugins"]);
-  yield await discoverPlugins(config.plugins.paths, {
-    onProblem: (problem) => logger.warn("{reason}", { reason: problem.reason }),
-  });
+  if (problem.severity === "error") logger.error("{reason}", { reason: problem.reason });
+  else logger.warn("{reason}", { reason: problem.reason });
 }

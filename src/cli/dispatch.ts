@@ -1,7 +1,9 @@
 /**
- * `sgevents dispatch <plugin-file> --event <event.json>`: run one plugin on given events,
- * exactly as the daemon would (its own Worker, the same loader, matcher and timeouts),
- * and print what each callback did. It never reads or writes daemon state.
+ * `sgevents dispatch <plugin-file> --event <event.json> | --id N`: run one plugin on given
+ * events (from a file, or read from the site), exactly as the daemon would (its own Worker,
+ * the same loader, matcher and timeouts), and print what each callback did. It never reads
+ * or writes daemon state. With `--dry-run` the plugin's writes are recorded and printed,
+ * not sent (see dry_run.ts).
  *
  * Also {@link checkPlugin}, used by `sgevents plugins check` and `plugins list`.
  *
@@ -15,7 +17,9 @@ import { getLineFormatter } from "../log/format.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { type CallbackInfo, PluginHost, type PluginHostOptions } from "../plugins/host.ts";
 import { compileMatchEvents } from "../plugins/matcher.ts";
-import { configOption, loadCommandConfig } from "./context.ts";
+import { ShotGridEventSource } from "../engine/event_source.ts";
+import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
+import { type RecordedWrite, startDryRunProxy } from "./dry_run.ts";
 import { ReportedFailure, UsageError } from "./errors.ts";
 
 /** Options of {@link checkPlugin}. */
@@ -80,6 +84,8 @@ export interface DispatchResult {
   readonly events: readonly {
     readonly event: ShotGridEvent;
     readonly callbacks: readonly CallbackOutcome[];
+    /** With `dryRun`: the writes the callbacks made on this event, not sent. */
+    readonly writes: readonly RecordedWrite[];
   }[];
   /** `true` when the plugin failed to load or any callback failed. */
   readonly failed: boolean;
@@ -92,6 +98,8 @@ export interface DispatchOptions {
   readonly retries?: number;
   /** Callback timeout; default the config's, else 30 s. */
   readonly timeoutMs?: number;
+  /** Reads go to the site, writes are recorded in the result instead of sent. */
+  readonly dryRun?: boolean;
 }
 
 /**
@@ -117,9 +125,14 @@ export async function runDispatch(
     ...(options.retries !== undefined ? { retries: options.retries } : { retries: 0 }),
     ...(options.timeoutMs !== undefined ? { callbackTimeoutMs: options.timeoutMs } : {}),
   };
+  const site = options.config?.shotgrid.url ?? placeholderSite;
+  await using proxy = options.dryRun
+    ? await startDryRunProxy(site, { proxy: options.config?.shotgrid.proxy ?? null })
+    : null;
+  const base = hostOptions(name, options.config, overrides);
   await using host = await PluginHost.start(
     { name, file: path, hash: "" },
-    hostOptions(name, options.config, overrides),
+    proxy ? { ...base, shotgrid: { ...base.shotgrid, url: proxy.url, proxy: null } } : base,
   );
   const plugin: PluginCheck = {
     name,
@@ -135,6 +148,7 @@ export async function runDispatch(
   let failed = false;
   for (const event of events) {
     const before = timings.length;
+    const writesBefore = proxy?.writes.length ?? 0;
     // One event per delivery, so a stopOnError failure does not hide the next events.
     const report = await host.deliver([event]);
     const failures = [...report.skipped, ...(report.paused ? [report.paused] : [])];
@@ -160,7 +174,7 @@ export async function runDispatch(
         attempts: failure.attempts,
       };
     });
-    results.push({ event, callbacks: outcomes });
+    results.push({ event, callbacks: outcomes, writes: proxy?.writes.slice(writesBefore) ?? [] });
   }
   return { plugin, events: results, failed };
 }
@@ -244,7 +258,9 @@ export function dispatchCommand(): Command {
       "Run one plugin on events from a file, as the daemon would, and show what each callback did (daemon state is not touched)",
     )
     .argument("<plugin-file>", "the plugin .ts or .js file")
-    .requiredOption("-e, --event <file>", "a JSON file: one flat EventLogEntry or an array of them")
+    .option("-e, --event <file>", "a JSON file: one flat EventLogEntry or an array of them")
+    .option("--id <ids>", "read these events from the site (-c): an id or a comma list", parseIds)
+    .option("--dry-run", "reads go to the site; writes are printed, not sent")
     .option(...configOption)
     .option("--retries <n>", "retries per callback", parseCount, 0)
     .option(
@@ -260,24 +276,36 @@ The event file holds one flat EventLogEntry (as plugins receive it) or a list of
    "attribute_name": "sg_status_list", "entity": {"type": "Task", "id": 5},
    "meta": {"old_value": "wtg", "new_value": "ip"}, "created_at": "2026-01-21T19:47:33Z"}
 
+With --dry-run, sg reads from the site as usual, but create, update, delete, revive, batch
+and uploads are recorded and printed under each event instead of sent; created records get
+negative ids.
+
 Examples:
   sgevents dispatch plugins/shot_status_from_task.ts --event task_ip.json -c config.yaml
+  sgevents dispatch plugins/shot_status_from_task.ts --id 5120 --dry-run -c config.yaml
   sgevents dispatch plugins/log_events.ts --event events.json    # no site: sg calls fail`,
     )
     .action(async (
       file: string,
-      options: { event: string; config?: string; retries: number; timeout?: number },
+      options: {
+        event?: string;
+        id?: number[];
+        dryRun?: boolean;
+        config?: string;
+        retries: number;
+        timeout?: number;
+      },
     ) => {
-      const config = options.config ? await loadCommandConfig(options.config) : null;
-      let text: string;
-      try {
-        text = await Deno.readTextFile(options.event);
-      } catch (error) {
-        throw new UsageError(
-          `Cannot read events from "${options.event}": ${(error as Error).message}`,
-        );
+      if ((options.event === undefined) === (options.id === undefined)) {
+        throw new UsageError("Cannot dispatch: give either --event <file> or --id <ids>");
       }
-      const events = parseEvents(text, options.event);
+      if (options.id !== undefined && !options.config) {
+        throw new UsageError("Cannot read events by --id: give the site's config with -c");
+      }
+      const config = options.config ? await loadCommandConfig(options.config) : null;
+      const events = options.id !== undefined
+        ? await fetchEvents(config!, options.id)
+        : parseEvents(await readEventFile(options.event!), options.event!);
       if (!config) {
         console.error(
           `Warning: no config given (-c): sg calls will fail (the site is the placeholder ${placeholderSite})`,
@@ -307,6 +335,7 @@ Examples:
       try {
         result = await runDispatch(file, events, {
           config,
+          dryRun: options.dryRun === true,
           retries: options.retries,
           ...(options.timeout !== undefined ? { timeoutMs: options.timeout } : {}),
         }, timings);
@@ -329,7 +358,7 @@ export function formatDispatch(result: DispatchResult): string[] {
   if (plugin.status !== "ready") return [`${plugin.name}: cannot load: ${plugin.loadError}`];
   const lines = [`${plugin.name}: ${plugin.callbacks.length} callback(s)`];
   const width = Math.max(8, ...plugin.callbacks.map((c) => c.name.length));
-  for (const { event, callbacks } of result.events) {
+  for (const { event, callbacks, writes } of result.events) {
     lines.push(
       `Event ${event.id} ${event.event_type}${
         event.attribute_name ? ` ${event.attribute_name}` : ""
@@ -345,8 +374,49 @@ export function formatDispatch(result: DispatchResult): string[] {
         lines.push(...stack.map((l) => `  ${l}`));
       }
     }
+    for (const write of writes) {
+      const body = write.body === null ? "" : ` ${JSON.stringify(write.body)}`;
+      lines.push(`  dry run, not sent: ${write.method} ${write.path}${body}`);
+    }
   }
   return lines;
+}
+
+async function readEventFile(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read events from "${path}": ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Read events from the site with the daemon's own credentials, in id order.
+ *
+ * @throws {UsageError} When an id is not on the site.
+ */
+async function fetchEvents(config: Config, ids: readonly number[]): Promise<ShotGridEvent[]> {
+  await using client = daemonClient(config);
+  const found = await new ShotGridEventSource(client).byIds(ids, AbortSignal.timeout(60_000));
+  const missing = ids.filter((id) => !found.some((event) => event.id === id));
+  if (missing.length > 0) {
+    throw new UsageError(
+      `Cannot read events by --id: ${
+        missing.map((id) => `"${id}"`).join(", ")
+      } not found on ${config.shotgrid.url}`,
+    );
+  }
+  return found;
+}
+
+function parseIds(value: string): number[] {
+  return value.split(",").map((part) => {
+    const n = Number(part.trim());
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      throw new UsageError(`Invalid event id "${part.trim()}": expected a positive integer`);
+    }
+    return n;
+  });
 }
 
 function parseCount(value: string): number {

@@ -1,11 +1,13 @@
 /**
- * `sgevents plugins list | check | resume`.
+ * `sgevents plugins list | check | resume | init`.
  *
  * @module
  */
 import { Command } from "commander";
+import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
+import { apiFolder, initPluginFolder } from "../plugins/plugin_package.ts";
 import { readStateFile } from "../state/state_store.ts";
 import { configOption, loadCommandConfig } from "./context.ts";
 import { checkPlugin } from "./dispatch.ts";
@@ -19,7 +21,21 @@ import { formatTable } from "./table.ts";
  * @returns The commander command.
  */
 export function pluginsCommand(): Command {
-  const plugins = new Command("plugins").description("List, check and resume plugins");
+  const plugins = new Command("plugins").description("List, check, resume and set up plugins");
+  plugins.command("init")
+    .description(
+      "Set up a plugin folder: the plugin API types (sgevents/plugin), a deno.json, an example plugin and its test",
+    )
+    .argument("<dir>", "the plugin folder (created if missing)")
+    .addHelpText(
+      "after",
+      `\nThe types go to <dir>/${apiFolder}/ and are rewritten on every run (run it again after an upgrade);\nan existing deno.json, example.ts or example_test.ts is kept.\n\nExamples:\n  sgevents plugins init /opt/sgevents/plugins\n  cd /opt/sgevents/plugins && deno check example.ts && deno test -A`,
+    )
+    .action(async (dir: string) => {
+      const result = await initPluginFolder(dir);
+      for (const name of result.written) console.log(`wrote ${join(dir, name)}`);
+      for (const name of result.kept) console.log(`kept ${join(dir, name)} (exists)`);
+    });
   plugins.command("list")
     .description("Load every configured plugin and show its callbacks, matchEvents and status")
     .option(...configOption)

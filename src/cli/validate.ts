@@ -4,6 +4,8 @@
  * @module
  */
 import { Command } from "commander";
+import { ConfigError } from "../config/errors.ts";
+import { pluginFolderProblems } from "../config/folders.ts";
 import { loadConfig, resolveConfigPath } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { redactedText } from "../log/redact.ts";
@@ -70,6 +72,8 @@ export function validateCommand(): Command {
     .action(async (options: { config?: string; json?: boolean }) => {
       const file = resolveConfigPath(options.config);
       const config = await loadConfig(file);
+      const problems = await pluginFolderProblems(config);
+      if (problems.length > 0) throw new ConfigError(file, problems);
       if (options.json) console.log(JSON.stringify(printableConfig(config), null, 2));
       else console.log([`${file} is valid`, ...configSummary(config)].join("\n"));
     });

@@ -34,6 +34,7 @@ async function withConfigFile(text: string, fn: (path: string) => Promise<void>)
   const dir = await Deno.makeTempDir({ prefix: "sgevents-validate-" });
   try {
     await Deno.writeTextFile(join(dir, "config.yaml"), text);
+    await Deno.mkdir(join(dir, "plugins"));
     await fn(join(dir, "config.yaml"));
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -81,6 +82,23 @@ Deno.test("validateCommand() throws the ConfigError with every problem", async (
       ]);
     },
   );
+});
+
+Deno.test("validateCommand() refuses a plugin folder that does not exist, naming key and path", async () => {
+  await withConfigFile(yamlText({ plugins: { paths: ["./plugins", "./nope"] } }), async (path) => {
+    const dir = path.slice(0, -"/config.yaml".length);
+    await Deno.writeTextFile(join(dir, "file.ts"), "");
+    const error = await runValidate(["-c", path]).catch((e) => e);
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems, [
+      `${path}: plugins.paths[1]: cannot read "${dir}/nope": it does not exist; expected an existing plugin folder`,
+    ]);
+    await Deno.writeTextFile(path, yamlText({ plugins: { paths: ["./file.ts"] } }));
+    const notFolder = await runValidate(["-c", path]).catch((e) => e);
+    assert.deepEqual(notFolder.problems, [
+      `${path}: plugins.paths[0]: cannot read "${dir}/file.ts": it is not a folder; expected a plugin folder`,
+    ]);
+  });
 });
 
 Deno.test("printableConfig() hides secrets and leaves the rest alone", () => {

@@ -58,7 +58,10 @@ export function recordDetails(record: LogRecord): string {
   const stacks: string[] = [];
   for (const [key, value] of Object.entries(record.properties)) {
     if (value instanceof Error) stacks.push(value.stack ?? `${value.name}: ${value.message}`);
-    else if (!used.has(key)) pairs += ` ${key}=${render(value)}`;
+    else if (used.has(key)) continue;
+    // A stack sent as text (from a plugin's Worker) reads as lines, like an Error's.
+    else if (key === "stack" && typeof value === "string") stacks.push(value);
+    else pairs += ` ${key}=${render(value)}`;
   }
   for (const value of record.message) {
     if (value instanceof Error && !Object.values(record.properties).includes(value)) {
@@ -78,12 +81,15 @@ export function recordDetails(record: LogRecord): string {
 export function getLineFormatter(options?: { readonly colors?: boolean }): TextFormatter {
   // Strings read as text inside messages ("Cannot read events after id 5", not quoted).
   const value = "bare";
+  // New lines in messages and values stay new lines (a stack in `{stack}` reads as lines);
+  // the lines after the first are indented below, so no text can pass for a record of its own.
+  const sanitize = { newlines: "preserve" } as const;
   const base = options?.colors === true
-    ? getAnsiColorFormatter({ timestamp: "date-time-tz", category: ".", value })
-    : getTextFormatter({ timestamp: "date-time-tz", category: ".", value });
+    ? getAnsiColorFormatter({ timestamp: "date-time-tz", category: ".", value, sanitize })
+    : getTextFormatter({ timestamp: "date-time-tz", category: ".", value, sanitize });
   return (record) => {
     const safe = redactRecord(record);
-    const line = base(safe).replace(/\r?\n$/, "");
+    const line = base(safe).replace(/\r?\n$/, "").replace(/\r?\n/g, "\n    ");
     return redact(`${line}${recordDetails(safe)}\n`);
   };
 }

@@ -4,7 +4,8 @@
  * Order, as the Python daemon documents it: folders in config order, files in each
  * folder sorted by name (plain code-unit order). A plugin's name is its file name
  * without extension; the same name in a later folder (or `x.js` beside `x.ts`) is
- * reported and skipped. A missing or unreadable folder is reported, never thrown, so a
+ * reported and skipped. Files starting with `.` or `_` and test files (`*_test.ts`,
+ * `*.test.ts`) are not plugins. A missing or unreadable folder is reported, never thrown, so a
  * network share that disappears does not stop the daemon.
  *
  * @module
@@ -30,6 +31,11 @@ export interface DiscoveryProblem {
   readonly reason: string;
   /** The underlying error, if any. */
   readonly cause?: unknown;
+  /**
+   * `error` for a configured folder that cannot be read (no plugin in it runs), `warning`
+   * for a file skipped.
+   */
+  readonly severity: "error" | "warning";
 }
 
 /** Options of {@link discoverPlugins}. */
@@ -39,6 +45,7 @@ export interface DiscoverOptions {
 }
 
 const pluginExtensions = new Set([".ts", ".js"]);
+const testFilePattern = /[._]test\.[jt]s$/;
 
 /**
  * List the plugins in `paths`, in processing order, with their content hashes.
@@ -60,15 +67,18 @@ export async function discoverPlugins(
   const report = options.onProblem ?? (() => {});
   const found: PluginFile[] = [];
   const seen = new Map<string, string>();
-  for (const folder of paths.map((p) => resolve(p))) {
+  for (const [index, folder] of paths.map((p) => resolve(p)).entries()) {
     let names: string[];
     try {
       names = await listPluginFiles(folder);
     } catch (error) {
       report({
         path: folder,
-        reason: `Cannot read plugin folder "${folder}": ${describe(error)}`,
+        reason: `Cannot read plugin folder "${folder}" (plugins.paths[${index}]): ${
+          describe(error)
+        }`,
         cause: error,
+        severity: "error",
       });
       continue;
     }
@@ -81,6 +91,7 @@ export async function discoverPlugins(
           path: file,
           reason:
             `Cannot load plugin "${fileName}" from "${folder}": a plugin named "${name}" is already loaded from "${first}"`,
+          severity: "warning",
         });
         continue;
       }
@@ -93,6 +104,7 @@ export async function discoverPlugins(
           path: file,
           reason: `Cannot read plugin "${file}": ${describe(error)}`,
           cause: error,
+          severity: "warning",
         });
         continue;
       }
@@ -109,6 +121,8 @@ async function listPluginFiles(folder: string): Promise<string[]> {
     const name = entry.name;
     if (name.startsWith(".") || name.startsWith("_")) continue;
     if (!pluginExtensions.has(extname(name))) continue;
+    // Deno's test files (`x_test.ts`, `x.test.ts`) sit beside plugins; they are not plugins.
+    if (testFilePattern.test(name)) continue;
     let isFile = entry.isFile;
     if (entry.isSymlink) {
       try {

@@ -54,11 +54,12 @@ Deno.test("discoverPlugins() reports duplicate names and missing folders without
     `Cannot load plugin "same.ts" from "${first}": a plugin named "same" is already loaded from "${
       join(first, "same.js")
     }"`,
-    `Cannot read plugin folder "${gone}": it does not exist`,
+    `Cannot read plugin folder "${gone}" (plugins.paths[1]): it does not exist`,
     `Cannot load plugin "notify.ts" from "${second}": a plugin named "notify" is already loaded from "${
       join(first, "notify.ts")
     }"`,
   ]);
+  assert.deepEqual(problems.map((p) => p.severity), ["warning", "error", "warning"]);
   assert.deepEqual(await discoverPlugins([gone]), [], "without onProblem it still never throws");
 });
 

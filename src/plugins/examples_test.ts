@@ -15,7 +15,12 @@ async function startExample(name: string, options: Parameters<typeof hostOptions
 
 Deno.test("The example plugins load, and helpers starting with _ are not plugins", async () => {
   const names = (await discoverPlugins([examples])).map((p) => p.name);
-  assert.deepEqual(names, ["count_by_type", "log_events", "shot_status_from_task"]);
+  assert.deepEqual(names, [
+    "count_by_type",
+    "log_events",
+    "shot_status_from_task",
+    "status_flip_downstream_tasks",
+  ]);
   for (const name of names) {
     await using host = await startExample(name);
     assert.equal(host.status, "ready", host.loadError ?? "");

@@ -7,8 +7,8 @@
  *
  * @example A plugin that logs status changes on Tasks
  * ```ts
- * // In a plugin folder beside src/: import type { ... } from "../src/plugins/mod.ts";
- * import type { Callback, Registrar } from "./mod.ts";
+ * // In a plugin folder: `sgevents plugins init DIR` maps "sgevents/plugin" to these types.
+ * import type { Callback, Registrar } from "sgevents/plugin";
  *
  * export function registerCallbacks(reg: Registrar): void {
  *   reg.registerCallback("status_logger", Deno.env.get("SG_KEY") ?? "sim-key", onStatus, {
@@ -17,7 +17,7 @@
  * }
  *
  * const onStatus: Callback = (sg, logger, event) => {
- *   logger.info(`Task ${event.entity?.id} is now ${event.meta?.new_value}`);
+ *   logger.info("Task %d is now %s", event.entity?.id, event.meta?.new_value);
  * };
  * ```
  *
@@ -26,15 +26,50 @@
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import type { ShotGridClient } from "../shotgrid/client.ts";
 
-export type { EntityLink, FlatRecord, JsonValue, ShotGridEvent } from "../shotgrid/types.ts";
+export type {
+  EntityLink,
+  Filter,
+  FilterGroup,
+  FlatRecord,
+  JsonValue,
+  ShotGridEvent,
+} from "../shotgrid/types.ts";
 export type { ShotGridClient } from "../shotgrid/client.ts";
+export type { ShotGridError } from "../shotgrid/errors.ts";
 
-/** The logger handed to plugins: LogTape's logger, writing to the plugin's own log. */
+/**
+ * The logger handed to plugins (`logger` in callbacks, `reg.logger`), writing to the
+ * plugin's own log. Python's method names and `%`-formatting work as in shotgunEvents.
+ *
+ * - `logger.info("Shot %s is now %s", id, status)`: Python's `%` formatting
+ *   (`%s %r %d %i %f %%`, width and precision) when extra arguments are given.
+ * - `logger.info("Shot {id} is now {status}", { id, status })`: LogTape properties, when the
+ *   only extra argument is a plain object and the message has no `%` directive.
+ * - `logger.exception("Update failed: %s", error)`: at error level, with the stack of the
+ *   last `Error` argument (JavaScript has no "current exception": pass the caught error).
+ *
+ * @example
+ * ```ts ignore
+ * try {
+ *   await sg.update("Shot", id, { sg_status_list: "ip" });
+ *   logger.info("Shot %d is now %r", id, "ip");
+ * } catch (error) {
+ *   logger.exception("Cannot update Shot %d", id, error);
+ * }
+ * ```
+ */
 export interface PluginLogger {
-  debug(message: string, properties?: Record<string, unknown>): void;
-  info(message: string, properties?: Record<string, unknown>): void;
-  warn(message: string, properties?: Record<string, unknown>): void;
-  error(message: string, properties?: Record<string, unknown>): void;
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  /** Python's name for {@link PluginLogger.warn}. */
+  warning(message: string, ...args: unknown[]): void;
+  warn(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+  /** Python's `critical` (LogTape's `fatal` level). */
+  critical(message: string, ...args: unknown[]): void;
+  fatal(message: string, ...args: unknown[]): void;
+  /** Error level, with the stack of the last `Error` among `args`. */
+  exception(message: string, ...args: unknown[]): void;
 }
 
 /**

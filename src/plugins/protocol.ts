@@ -127,7 +127,7 @@ export interface Timing {
 /** A log record from the plugin. */
 export interface LogRecordMessage {
   readonly kind: "log";
-  readonly level: "debug" | "info" | "warning" | "error";
+  readonly level: "debug" | "info" | "warning" | "error" | "fatal";
   readonly message: string;
   readonly properties: Record<string, unknown> | null;
 }

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { Callback, PluginLogger } from "./mod.ts";
+import { createPluginLogger } from "./plugin_logger.ts";
 import { PluginRegistrar } from "./registrar.ts";
 
-const logger: PluginLogger = { debug() {}, info() {}, warn() {}, error() {} };
+const logger: PluginLogger = createPluginLogger(() => {});
 const onEvent: Callback = () => {};
 
 function throwsType(fn: () => void, part: string): void {

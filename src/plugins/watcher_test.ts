@@ -109,7 +109,7 @@ Deno.test("watchPlugins() survives a folder removed and restored", async () => {
   await Deno.rename(share, join(dir.path, "share_gone"));
   assert.deepEqual(Object.keys(byName(await watch.next())), ["local"]);
   assert.deepEqual(problems.map((p) => p.reason), [
-    `Cannot read plugin folder "${share}": it does not exist`,
+    `Cannot read plugin folder "${share}" (plugins.paths[0]): it does not exist`,
   ]);
 
   await Deno.rename(join(dir.path, "share_gone"), share);

@@ -15,6 +15,7 @@ import { sleep } from "../util/abort.ts";
 import { backoffDelay } from "../util/backoff.ts";
 import { describeError } from "./errors.ts";
 import type { CallbackContext, PluginLogger } from "./mod.ts";
+import { createPluginLogger } from "./plugin_logger.ts";
 import {
   type Control,
   controlBlock,
@@ -67,12 +68,7 @@ function log(level: LogRecordMessage["level"], message: unknown, properties?: un
   }
 }
 
-const logger: PluginLogger = {
-  debug: (message, properties) => log("debug", message, properties),
-  info: (message, properties) => log("info", message, properties),
-  warn: (message, properties) => log("warning", message, properties),
-  error: (message, properties) => log("error", message, properties),
-};
+const logger: PluginLogger = createPluginLogger(log, { describeError: describe });
 
 const dataUrlPattern =
   /data:text\/javascript;base64,([A-Za-z0-9+/=]*)(?:\.\.\.\.\.\.([A-Za-z0-9+/=]*))?/g;

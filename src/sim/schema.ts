@@ -147,6 +147,9 @@ const defs: readonly EntityDef[] = [
       entity: { type: "entity", linkTypes: ["Shot", "Asset"] },
       project,
       task_assignees: { type: "multi_entity", linkTypes: ["HumanUser"] },
+      // Task dependencies, as on a real site (the simulator does not keep the two in step).
+      upstream_tasks: { type: "multi_entity", linkTypes: ["Task"] },
+      downstream_tasks: { type: "multi_entity", linkTypes: ["Task"] },
     },
   },
   {
