@@ -46,6 +46,9 @@ export class StateStore implements AsyncDisposable {
   #writing: Promise<void> | null = null;
   #pending: Promise<void> | null = null;
   #writes = 0;
+  /** Whether the last save failed (then closing tries once more, without the waits). */
+  #failed = false;
+  #closing = false;
 
   private constructor(
     file: string,
@@ -140,13 +143,17 @@ export class StateStore implements AsyncDisposable {
         });
         lock.replaced(next);
         this.#writes++;
+        this.#failed = false;
         return;
       } catch (error) {
         // Another process replaced the file: writing again would only make things worse.
         if (error instanceof StateFileError) throw error;
-        const delay = this.#retryDelaysMs[attempt];
+        const delay = this.#closing && this.#failed ? undefined : this.#retryDelaysMs[attempt];
         const reason = saveFailure(this.file, error);
-        if (delay === undefined) throw reason;
+        if (delay === undefined) {
+          this.#failed = true;
+          throw reason;
+        }
         getLogger(["sgevents", "state"]).warn("{reason}; retrying in {delay} ms", {
           reason: reason.message,
           delay,
@@ -164,6 +171,7 @@ export class StateStore implements AsyncDisposable {
    */
   async close(): Promise<void> {
     if (!this.#lock) return;
+    this.#closing = true;
     try {
       await this.checkpoint();
     } finally {
