@@ -33,8 +33,8 @@ export function daemonCommand(): Command {
     .addHelpText(
       "after",
       `
-Stops cleanly on SIGINT, SIGTERM or SIGHUP: callbacks in flight finish (up to daemon.shutdown_timeout),
-the state is saved, and a restart delivers nothing twice.
+Stops cleanly on SIGINT, SIGTERM or SIGHUP: callbacks in flight finish (up to
+daemon.shutdown_timeout), the state is saved, and a restart delivers nothing twice.
 
 Examples:
   sgevents daemon -c /etc/sgevents/config.yaml

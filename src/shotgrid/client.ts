@@ -29,7 +29,7 @@ import { TokenSource } from "./auth.ts";
 import { errorFromResponse, ShotGridError } from "./errors.ts";
 import { encodeFilters } from "./filters.ts";
 import { flattenRecord, flattenRecords, type JsonApiRecord } from "./flatten.ts";
-import { type HttpResponse, HttpTransport } from "./http.ts";
+import { describeResponse, type HttpResponse, HttpTransport } from "./http.ts";
 import { entityPath, recordPath } from "./paths.ts";
 import { isRetriableStatus, parseRetryAfter, withRetries } from "./retry.ts";
 import type { Filter, FilterGroup, FlatRecord } from "./types.ts";
@@ -431,7 +431,9 @@ export class ShotGridClient implements AsyncDisposable {
     };
     return withRetries(async () => {
       const response = await send();
-      if (response.status >= 200 && response.status < 300) return parseBody(action, response);
+      if (response.status >= 200 && response.status < 300) {
+        return parseBody(action, response, tokens.secrets);
+      }
       throw errorFromResponse(action, response, {
         retriable: isRetriableStatus(response.status, !call.write),
         retryAfterMs: parseRetryAfter(response.headers.get("Retry-After"), clock()),
@@ -516,27 +518,46 @@ function sortParam(order: FindOptions["order"]): string {
   return order.map((o) => (o.direction === "desc" ? "-" : "") + o.field_name).join(",");
 }
 
-function parseBody(action: string, response: HttpResponse): unknown {
+/** The response each parsed body came from, for messages about a body of the wrong shape. */
+const bodies = new WeakMap<
+  object,
+  { readonly text: string; readonly status: number; readonly secrets: readonly string[] }
+>();
+
+function parseBody(action: string, response: HttpResponse, secrets: readonly string[]): unknown {
   if (response.text === "") return null;
+  let body: unknown;
   try {
-    return JSON.parse(response.text);
+    body = JSON.parse(response.text);
   } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: the response is not JSON`, {
-      status: response.status,
-      title: "Invalid response",
-      cause: error,
-    });
+    throw new ShotGridError(
+      `Cannot ${action}: the response is not JSON (${describeResponse(response, secrets)})`,
+      { status: response.status, title: "Invalid response", cause: error },
+    );
   }
+  if (typeof body === "object" && body !== null) {
+    bodies.set(body, { text: response.text, status: response.status, secrets });
+  }
+  return body;
+}
+
+function shapeError(action: string, body: unknown, what: string, cause: unknown): ShotGridError {
+  const response = typeof body === "object" && body !== null ? bodies.get(body) : undefined;
+  const seen = response === undefined
+    ? body === null ? "an empty body" : `a ${typeof body}`
+    : describeResponse(response, response.secrets);
+  return new ShotGridError(`Cannot ${action}: the response has no ${what} (${seen})`, {
+    ...(response === undefined ? {} : { status: response.status }),
+    title: "Invalid response",
+    cause,
+  });
 }
 
 function readRecords(action: string, body: unknown): FlatRecord[] {
   try {
     return flattenRecords(body);
   } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: unexpected response shape`, {
-      title: "Invalid response",
-      cause: error,
-    });
+    throw shapeError(action, body, `"data" array of records`, error);
   }
 }
 
@@ -547,10 +568,7 @@ function readRecord(action: string, body: unknown): FlatRecord {
   try {
     return flattenRecord(data as JsonApiRecord);
   } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: unexpected response shape`, {
-      title: "Invalid response",
-      cause: error,
-    });
+    throw shapeError(action, body, `"data" record with a type and numeric id`, error);
   }
 }
 

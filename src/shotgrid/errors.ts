@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { redactSecrets } from "../log/redact.ts";
 
 /** What a {@link ShotGridError} carries besides its message. */
 export interface ShotGridErrorOptions {
@@ -134,19 +135,16 @@ function firstErrorEntry(text: string): ErrorEntry | null {
 }
 
 /**
- * Replace every occurrence of each secret in `text` with `***`.
+ * Hide every secret in `text`, in each of its encodings, and any credential recognised by
+ * its shape (see {@link redactSecrets}, the one redaction used everywhere).
  *
  * Server messages are echoed into errors; a server (or proxy) that echoes a
  * credential must not put it into our logs.
  *
  * @param text Any text about to go into an error.
- * @param secrets The strings to hide; empty strings are ignored.
+ * @param secrets The strings to hide besides the registered ones; empty strings are ignored.
  * @returns The text without any secret.
  */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret !== "" && out.includes(secret)) out = out.replaceAll(secret, "***");
-  }
-  return out;
+  return redactSecrets(text, secrets);
 }
