@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { StateSaveError } from "./save_error.ts";
 import { StateFileError } from "./state_file.ts";
 
 /** Another live process holds the state file. */
@@ -134,17 +135,19 @@ export class StateLock implements AsyncDisposable {
    * Check that the state file is still the copy this lock holds (no other process removed,
    * replaced or symlinked it), before writing a new one.
    *
-   * @throws {StateFileError} When it is not: stop, as another daemon may be using it.
+   * @throws {StateSaveError} Not retriable, when it is not: stop, as another daemon may be
+   *   using it.
    */
   async verify(): Promise<void> {
     if (this.#state === null) return;
     const [held, now] = [await this.#state.stat(), await lstatOrNull(this.stateFile)];
     if (now !== null && sameFile(held, now)) return;
-    throw new StateFileError(
+    throw new StateSaveError(
       this.stateFile,
       `Cannot save state file "${this.stateFile}": it was ${
         now === null ? "removed" : "replaced"
       } by another process while this daemon held it; stop every sgevents process using it, check the file (its backup is "${this.stateFile}.bak"), then start one daemon`,
+      { retriable: false },
     );
   }
 

@@ -9,6 +9,7 @@
 import { basename, dirname, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { StateLock } from "./lock.ts";
+import { StateSaveError } from "./save_error.ts";
 import {
   newStateDocument,
   parseState,
@@ -112,8 +113,8 @@ export class StateStore implements AsyncDisposable {
    * retried (the folder may become writable, space may be freed) before it is reported.
    *
    * @returns Resolves once a write that started after this call has completed.
-   * @throws {StateFileError} Naming the file, when it cannot be saved or was replaced by
-   *   another process.
+   * @throws {StateSaveError} Naming the file: retriable when it cannot be written, not when
+   *   another process replaced it.
    */
   checkpoint(): Promise<void> {
     if (!this.#lock) return Promise.reject(new TypeError("State store is closed"));
@@ -336,11 +337,10 @@ function saveFailure(file: string, error: unknown): StateFileError {
     : /os error 28\)/.test(reason)
     ? `; free space on the disk holding "${dirname(file)}"`
     : "";
-  return new StateFileError(
-    file,
-    `Cannot save state file "${file}": ${what}${reason}${hint}`,
-    { cause },
-  );
+  return new StateSaveError(file, `Cannot save state file "${file}": ${what}${reason}${hint}`, {
+    retriable: true,
+    cause,
+  });
 }
 
 /** Refuse a state file that is a symbolic link: a save would replace the link, not its target. */
@@ -378,3 +378,5 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+export { StateSaveError };

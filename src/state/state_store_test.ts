@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { newPluginState, StateFileError } from "./state_file.ts";
-import { readStateFile, StateStore, writeFileAtomic } from "./state_store.ts";
+import { readStateFile, StateSaveError, StateStore, writeFileAtomic } from "./state_store.ts";
 import { StateLock, StateLockedError } from "./lock.ts";
 import { unwritable } from "../../tests/unwritable.ts";
 
@@ -189,8 +189,9 @@ Deno.test("StateStore.checkpoint() stops when another process replaced the state
     await Deno.writeTextFile(`${dir}/other.json`, await Deno.readTextFile(file));
     await Deno.rename(`${dir}/other.json`, file);
     const error = await store.close().then(() => null, (e) => e);
-    assert.ok(error instanceof StateFileError, String(error));
+    assert.ok(error instanceof StateSaveError, String(error));
     assert.match(error.message, /state file ".*state\.json": it was replaced by another process/);
+    assert.equal(error.retriable, false, "writing on would overwrite the other process's save");
   }));
 
 Deno.test("StateStore.checkpoint() never follows or overwrites a planted temp file or link", () =>
@@ -268,12 +269,13 @@ Deno.test("StateStore.checkpoint() retries a save the folder refuses, then names
     {
       await using _locked = await unwritable(dir);
       const error = await store.close().then(() => null, (e) => e);
-      assert.ok(error instanceof StateFileError, String(error));
+      assert.ok(error instanceof StateSaveError, String(error));
       assert.match(
         error.message,
         /^Cannot save state file ".*state\.json": cannot create ".*state\.json\.tmp-\d+-[0-9a-f]+": .*\(os error \d+\)/,
       );
       assert.ok(!error.message.includes("\n"), "one line");
+      assert.equal(error.retriable, true);
       assert.deepEqual(waits, [5, 10]);
     }
     // The lock was released all the same.
