@@ -94,6 +94,9 @@ Deno.test("ShotGridClient errors and logs never show an echoed key or token, in 
     assertClean(chain.join("\n"), `${mode} error`);
   }
   const messages = Object.fromEntries(errors.map(({ mode, error }) => [mode, error.message]));
+  for (const [mode, message] of Object.entries(messages)) {
+    assert.ok(!message.includes("\n"), `${mode}: one line: ${message}`);
+  }
   assert.match(
     messages["data 200 not JSON"]!,
     /the response is not JSON \(status 200, body "POST /,

@@ -99,8 +99,10 @@ export function errorFromResponse(
     : typeof entry.detail === "string"
     ? entry.detail
     : JSON.stringify(entry.detail);
-  const title = redact(rawTitle, secrets);
-  const detail = rawDetail === null || rawDetail === "" ? null : redact(rawDetail, secrets);
+  const title = oneLine(redact(rawTitle, secrets));
+  const detail = rawDetail === null || rawDetail === ""
+    ? null
+    : oneLine(redact(rawDetail, secrets));
   let message = `Cannot ${action}: ${response.status} ${title}`;
   if (detail !== null && detail !== title) message += `: ${detail}`;
   if (code !== null) message += ` (code ${code})`;
@@ -112,6 +114,15 @@ export function errorFromResponse(
     retriable: options.retriable,
     retryAfterMs: options.retryAfterMs ?? null,
   });
+}
+
+/** Longest title or detail quoted from a server (one that echoes a whole request says more). */
+const maxServerText = 300;
+
+/** A server's text as one line of bounded length (redacted before it is cut). */
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > maxServerText ? `${line.slice(0, maxServerText)}...` : line;
 }
 
 function firstErrorEntry(text: string): ErrorEntry | null {
