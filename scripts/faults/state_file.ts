@@ -76,10 +76,12 @@ export async function deletedLock(options: StateFileOptions): Promise<Check[]> {
  * the links are never followed (their target keeps its content), a linked state file is
  * refused with a message naming it.
  *
- * @param options Size.
+ * @param options Size, and how many runs save with the links in place.
  * @returns The checks.
  */
-export async function plantedLinks(options: StateFileOptions): Promise<Check[]> {
+export async function plantedLinks(
+  options: StateFileOptions & { readonly runs: number },
+): Promise<Check[]> {
   const checks: Check[] = [];
   await using sim = await startSimulator({ port: 0, preload: options.preload, quiet: true });
   await using ws = await workspace(sim.url);
@@ -88,7 +90,7 @@ export async function plantedLinks(options: StateFileOptions): Promise<Check[]> 
   const victim = `${ws.path}/victim.txt`;
   await Deno.writeTextFile(victim, "precious");
   for (const name of [`${state}.tmp`, `${state}.bak.tmp`]) await Deno.symlink(victim, name);
-  for (let run = 0; run < 2; run++) {
+  for (let run = 0; run < options.runs; run++) {
     sim.store.appendEvents(5);
     await using daemon = spawnSgevents(["daemon", "-c", ws.configFile, "--once"]);
     const code = await daemon.exited;

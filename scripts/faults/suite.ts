@@ -80,8 +80,8 @@ export function faultScenarios(options: { quick: boolean }): Scenario[] {
         killRestart({
           signal: "SIGHUP",
           kills: q ? 2 : 10,
-          plugins: 2,
-          preload: q ? 1000 : 20_000,
+          plugins: q ? 1 : 3,
+          preload: q ? 500 : 20_000,
           rate: q ? 50 : 200,
           upMs: q ? [300, 1000] : [300, 2500],
           batchSize: 100,
@@ -92,7 +92,10 @@ export function faultScenarios(options: { quick: boolean }): Scenario[] {
       name: "deleted lock file, second daemon",
       run: () => deletedLock({ preload: q ? 300 : 3000 }),
     },
-    { name: "planted symlinks", run: () => plantedLinks({ preload: q ? 20 : 200 }) },
+    {
+      name: "planted symlinks",
+      run: () => plantedLinks({ preload: q ? 20 : 200, runs: q ? 1 : 3 }),
+    },
     {
       name: "unwritable state folder at stop",
       run: () => unwritableAtStop({ preload: q ? 20 : 200 }),
