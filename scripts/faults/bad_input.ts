@@ -1,5 +1,6 @@
 /**
- * Bad input, each with a clear message and nothing lost: broken configs, empty,
+ * Bad input, each with a clear message and nothing lost: broken configs (alias bombs and
+ * files not in UTF-8 too), empty,
  * truncated, corrupt and foreign state files, and plugins that fail to load or misbehave
  * (syntax error, no registerCallbacks, throwing registration, throwing, hanging and
  * CPU-looping callbacks).
@@ -27,6 +28,10 @@ interface ConfigCase {
   /** The config text; `URL` is replaced with the site. */
   readonly text: string;
   readonly mentions: RegExp;
+  /** Written as Latin-1 bytes instead of UTF-8. */
+  readonly latin1?: boolean;
+  /** Run in the quick suite too (besides every other case). */
+  readonly quick?: boolean;
 }
 
 const good = (extra: string) =>
@@ -89,6 +94,22 @@ export const configCases: readonly ConfigCase[] = [
     text: good(`${plugins}daemon:\n  max_conn_retries: many\n`),
     mentions: /max_conn_retries/,
   },
+  {
+    name: "YAML alias bomb",
+    text: good(
+      `${plugins}a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n` +
+        `c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n`,
+    ),
+    mentions: /bad\.yaml: cannot read YAML: Excessive alias count/,
+    quick: true,
+  },
+  {
+    name: "not UTF-8 (Latin-1)",
+    text: good(`${plugins}# caf\u00e9\n`),
+    mentions: /bad\.yaml: byte \d+ \(line \d+ column \d+\): the file is not valid UTF-8/,
+    latin1: true,
+    quick: true,
+  },
 ];
 
 /** True when the text carries a stack trace. */
@@ -113,10 +134,14 @@ export async function badConfigs(options: { quick: boolean }): Promise<Check[]> 
   const firstCode = await first.exited;
   checks.push(check("bad config: the good config runs", firstCode === 0, `exit ${firstCode}`));
   const stateBefore = await Deno.readFile(`${ws.path}/state.json`).catch(() => null);
-  const cases = options.quick ? configCases.filter((_, i) => i % 2 === 0) : configCases;
+  const cases = options.quick
+    ? configCases.filter((c, i) => i % 2 === 0 || c.quick === true)
+    : configCases;
   for (const c of cases) {
     const file = `${ws.path}/bad.yaml`;
-    await Deno.writeTextFile(file, c.text.replaceAll("URL", sim.url));
+    const text = c.text.replaceAll("URL", sim.url);
+    if (c.latin1) await Deno.writeFile(file, Uint8Array.from(text, (ch) => ch.charCodeAt(0)));
+    else await Deno.writeTextFile(file, text);
     await using daemon = spawnSgevents(["daemon", "-c", file]);
     const code = await daemon.exited;
     const output = daemon.output().trim();

@@ -9,6 +9,7 @@ import { gapScenario } from "./gaps.ts";
 import type { Check } from "./harness.ts";
 import { killRestart } from "./kill.ts";
 import { faultySite } from "./site.ts";
+import { deletedLock, plantedLinks, unwritableAtStop } from "./state_file.ts";
 
 /** One scenario of the suite. */
 export interface Scenario {
@@ -72,6 +73,32 @@ export function faultScenarios(options: { quick: boolean }): Scenario[] {
           backlogTimeoutMs: q ? 3000 : 10_000,
           plugins: 3,
         }),
+    },
+    {
+      name: "SIGHUP at random moments",
+      run: () =>
+        killRestart({
+          signal: "SIGHUP",
+          kills: q ? 2 : 10,
+          plugins: q ? 1 : 3,
+          preload: q ? 500 : 20_000,
+          rate: q ? 50 : 200,
+          upMs: q ? [300, 1000] : [300, 2500],
+          batchSize: 100,
+          seed: 9,
+        }),
+    },
+    {
+      name: "deleted lock file, second daemon",
+      run: () => deletedLock({ preload: q ? 300 : 3000 }),
+    },
+    {
+      name: "planted symlinks",
+      run: () => plantedLinks({ preload: q ? 20 : 200, runs: q ? 1 : 3 }),
+    },
+    {
+      name: "unwritable state folder at stop",
+      run: () => unwritableAtStop({ preload: q ? 20 : 200 }),
     },
     { name: "bad configs", run: () => badConfigs({ quick: q }) },
     { name: "bad state files", run: () => badStateFiles() },

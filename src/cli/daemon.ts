@@ -1,6 +1,6 @@
 /**
- * `sgevents daemon`: run the event daemon until SIGINT/SIGTERM (or, with `--once`,
- * until every plugin has caught up).
+ * `sgevents daemon`: run the event daemon until SIGINT, SIGTERM or SIGHUP (or, with
+ * `--once`, until every plugin has caught up).
  *
  * @module
  */
@@ -34,8 +34,8 @@ export function daemonCommand(): Command {
     .addHelpText(
       "after",
       `
-Stops cleanly on SIGINT or SIGTERM: callbacks in flight finish (up to daemon.shutdown_timeout),
-the state is saved, and a restart delivers nothing twice.
+Stops cleanly on SIGINT, SIGTERM or SIGHUP: callbacks in flight finish (up to
+daemon.shutdown_timeout), the state is saved, and a restart delivers nothing twice.
 
 Examples:
   sgevents daemon -c /etc/sgevents/config.yaml
@@ -50,7 +50,7 @@ Examples:
 /** Options of {@link runDaemon}. */
 export interface RunDaemonOptions {
   readonly once: boolean;
-  /** Stops the daemon besides SIGINT/SIGTERM. */
+  /** Stops the daemon besides SIGINT/SIGTERM/SIGHUP. */
   readonly signal?: AbortSignal;
 }
 
@@ -71,38 +71,70 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
     controller.abort();
   };
   const signals: [Deno.Signal, () => void][] = [["SIGINT", stop("SIGINT")]];
-  if (Deno.build.os !== "windows") signals.push(["SIGTERM", stop("SIGTERM")]);
+  // SIGHUP (a closed terminal, or a reload habit) is a clean stop too, never a kill.
+  if (Deno.build.os !== "windows") {
+    signals.push(["SIGTERM", stop("SIGTERM")], ["SIGHUP", stop("SIGHUP")]);
+  }
   for (const [name, handler] of signals) Deno.addSignalListener(name, handler);
   if (options.signal?.aborted) controller.abort();
-  options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+  options.signal?.addEventListener("abort", () => {
+    const reason = options.signal?.reason;
+    if (!controller.signal.aborted && reason instanceof DOMException && reason.message) {
+      logger.info("{reason}; stopping", { reason: reason.message });
+    }
+    controller.abort();
+  }, { once: true });
   try {
-    await using store = await StateStore.open(config.daemon.stateFile, {
+    const store = await StateStore.open(config.daemon.stateFile, {
       site: config.shotgrid.url,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
     });
-    await using client = daemonClient(config);
-    logger.info("sgevents {version} starting: site {site}, state {state}, plugins {paths}", {
-      version,
-      site: config.shotgrid.url,
-      state: config.daemon.stateFile,
-      paths: config.plugins.paths.join(", "),
-    });
-    const engine = new Engine({
-      config,
-      source: new ShotGridEventSource(client),
-      store,
-      startHost: (plugin) => startHost(config, plugin),
-      plugins: options.once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
-        signal: controller.signal,
-        rescanIntervalMs: config.plugins.rescanIntervalMs,
-        onProblem: logDiscoveryProblem,
-      }),
-      once: options.once,
-    });
-    await engine.run(controller.signal);
+    let failure: { error: unknown } | null = null;
+    try {
+      await runEngine(config, store, controller.signal, options.once);
+    } catch (error) {
+      failure = { error };
+    }
+    // Not `await using`: a save failing both in the engine's stop and here would reach the
+    // user as a SuppressedError with two stacks; they are the same failure, reported once.
+    try {
+      await store.close();
+    } catch (error) {
+      failure ??= { error };
+    }
+    if (failure !== null) throw failure.error;
   } finally {
     for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   }
+}
+
+async function runEngine(
+  config: Config,
+  store: StateStore,
+  signal: AbortSignal,
+  once: boolean,
+): Promise<void> {
+  const logger = getLogger(["sgevents", "daemon"]);
+  await using client = daemonClient(config);
+  logger.info("sgevents {version} starting: site {site}, state {state}, plugins {paths}", {
+    version,
+    site: config.shotgrid.url,
+    state: config.daemon.stateFile,
+    paths: config.plugins.paths.join(", "),
+  });
+  const engine = new Engine({
+    config,
+    source: new ShotGridEventSource(client),
+    store,
+    startHost: (plugin) => startHost(config, plugin),
+    plugins: once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
+      signal,
+      rescanIntervalMs: config.plugins.rescanIntervalMs,
+      onProblem: logDiscoveryProblem,
+    }),
+    once,
+  });
+  await engine.run(signal);
 }
 
 async function startHost(config: Config, plugin: PluginFile): Promise<PluginHost> {

@@ -1,5 +1,5 @@
 /**
- * SIGINT/SIGTERM before the daemon is up. Loading the program takes a moment, and a
+ * SIGINT/SIGTERM/SIGHUP before the daemon is up. Loading the program takes a moment, and a
  * signal in that window would otherwise kill the process with the default action
  * (exit 143) instead of a clean stop. main.ts installs these listeners first, for the
  * `daemon` command only (other commands keep the default: a signal ends them at once),
@@ -10,12 +10,19 @@
 
 const controller = new AbortController();
 
-/** Aborted by SIGINT/SIGTERM once {@link watchSignalsEarly} ran. */
+/** Aborted by SIGINT/SIGTERM/SIGHUP once {@link watchSignalsEarly} ran. */
 export const earlySignal: AbortSignal = controller.signal;
 
-/** Start turning SIGINT/SIGTERM into {@link earlySignal}. */
+/** Start turning SIGINT/SIGTERM/SIGHUP into {@link earlySignal}. */
 export function watchSignalsEarly(): void {
-  const stop = () => controller.abort(new DOMException("Stopped by a signal", "AbortError"));
-  Deno.addSignalListener("SIGINT", stop);
-  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  const names: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const name of names) {
+    Deno.addSignalListener(name, () => {
+      if (!controller.signal.aborted) {
+        controller.abort(new DOMException(`Received ${name}`, "AbortError"));
+      }
+    });
+  }
 }

@@ -46,9 +46,9 @@ export function resolveConfigPath(flag: string | undefined, env?: Env): string {
  * @throws {ConfigError} When the file cannot be read or has problems (all of them listed).
  */
 export async function loadConfig(path: string, options?: { readonly env?: Env }): Promise<Config> {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = await Deno.readTextFile(path);
+    bytes = await Deno.readFile(path);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound
       ? "no such file; give one with -c/--config or SGEVENTS_CONFIG"
@@ -59,7 +59,37 @@ export async function loadConfig(path: string, options?: { readonly env?: Env })
       cause: error,
     });
   }
-  return parseConfig(text, { file: path, ...options });
+  return parseConfig(decodeUtf8(path, bytes), { file: path, ...options });
+}
+
+/**
+ * Decode a config file as UTF-8, strictly: a file in another encoding (Latin-1, UTF-16) is
+ * refused where its first bad byte is, instead of being read with U+FFFD in its values.
+ */
+function decodeUtf8(path: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // Found again leniently: the text before the first U+FFFD that was not in the file.
+    const text = new TextDecoder("utf-8").decode(bytes);
+    const encoder = new TextEncoder();
+    let at = text.indexOf("\uFFFD");
+    let offset = encoder.encode(text.slice(0, at)).length;
+    while (
+      at >= 0 && bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd
+    ) {
+      at = text.indexOf("\uFFFD", at + 1);
+      offset = encoder.encode(text.slice(0, at)).length;
+    }
+    const before = text.slice(0, at).split("\n");
+    const line = before.length;
+    const column = (before.at(-1) ?? "").length + 1;
+    throw new ConfigError(path, [
+      `${path}: byte ${offset} (line ${line} column ${column}): the file is not valid UTF-8 (byte 0x${
+        (bytes[offset] ?? 0).toString(16).padStart(2, "0")
+      }); save it as UTF-8`,
+    ]);
+  }
 }
 
 /**
@@ -87,7 +117,14 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
       return `${at}cannot parse YAML: ${reason}`;
     }));
   }
-  const raw: unknown = document.toJS();
+  let raw: unknown;
+  try {
+    raw = document.toJS();
+  } catch (error) {
+    // yaml refuses alias bombs ("Excessive alias count") when building values.
+    const reason = error instanceof Error ? error.message : String(error);
+    fail([`cannot read YAML: ${reason}; expand the aliases (*name) or use fewer`]);
+  }
   if (raw === null || raw === undefined) {
     fail(["the file is empty; expected a mapping with at least shotgrid and plugins sections"]);
   }

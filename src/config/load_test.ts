@@ -429,3 +429,53 @@ Deno.test("loadConfig() accepts the repository's config.yaml", async () => {
   const withKey = await loadConfig(path, { env: { SG_SCRIPT_KEY: "real" } });
   assert.equal(withKey.shotgrid.scriptKey, "real");
 });
+
+/** A config whose aliases expand to 10^6 values (a "billion laughs" bomb). */
+const aliasBomb = [
+  "shotgrid: {url: https://site.example, script_name: s, script_key: k}",
+  "plugins: {paths: [./plugins]}",
+  'a: &a ["x","x","x","x","x","x","x","x","x","x"]',
+  "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]",
+  "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]",
+  "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]",
+  "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]",
+  "f: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]",
+  "",
+].join("\n");
+
+Deno.test("parseConfig() refuses a YAML alias bomb in one line naming the file", () => {
+  const error = (() => {
+    try {
+      parseConfig(aliasBomb, { file: "bomb.yaml", env: {} });
+    } catch (e) {
+      return e;
+    }
+  })();
+  assert.ok(error instanceof ConfigError, String(error));
+  assert.equal(error.problems.length, 1);
+  assert.match(error.problems[0]!, /^bomb\.yaml: cannot read YAML: Excessive alias count/);
+  assert.ok(!error.message.includes("\n    at "), "no stack");
+});
+
+Deno.test("loadConfig() refuses a file that is not UTF-8, naming the byte", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = join(dir, "config.yaml");
+    const text = stringify(minimal) + "# caf\u00e9 \ufffd is fine in UTF-8\n";
+    await Deno.writeTextFile(file, text);
+    await loadConfig(file, { env: {} });
+    // The same file saved as Latin-1: "é" is the single byte 0xe9.
+    const latin1 = Uint8Array.from(`${stringify(minimal)}# caf\u00e9\n`, (c) => c.charCodeAt(0));
+    await Deno.writeFile(file, latin1);
+    const error = await loadConfig(file, { env: {} }).catch((e) => e);
+    assert.ok(error instanceof ConfigError, String(error));
+    const offset = latin1.indexOf(0xe9);
+    const line = stringify(minimal).split("\n").length;
+    assert.equal(
+      error.problems[0],
+      `${file}: byte ${offset} (line ${line} column 6): the file is not valid UTF-8 (byte 0xe9); save it as UTF-8`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -9,7 +9,7 @@
  */
 import type { Clock } from "../util/abort.ts";
 import { errorFromResponse, redact, ShotGridError } from "./errors.ts";
-import type { HttpTransport } from "./http.ts";
+import { describeResponse, type HttpTransport } from "./http.ts";
 import { accessTokenPath } from "./paths.ts";
 import { isRetriableStatus, parseRetryAfter, raceAbort } from "./retry.ts";
 
@@ -158,17 +158,22 @@ export class TokenSource {
     try {
       body = JSON.parse(response.text);
     } catch (error) {
-      throw new ShotGridError(`Cannot ${action}: the token response is not JSON`, {
+      const seen = describeResponse(response, this.secrets);
+      throw new ShotGridError(`Cannot ${action}: the token response is not JSON (${seen})`, {
         status: response.status,
         title: "Invalid token response",
         cause: new Error(redact(String(error), this.secrets)),
       });
     }
     if (typeof body?.access_token !== "string" || body.access_token === "") {
-      throw new ShotGridError(`Cannot ${action}: the token response has no access_token`, {
-        status: response.status,
-        title: "Invalid token response",
-      });
+      const seen = describeResponse(response, this.secrets);
+      throw new ShotGridError(
+        `Cannot ${action}: the token response has no access_token (${seen})`,
+        {
+          status: response.status,
+          title: "Invalid token response",
+        },
+      );
     }
     const ttlMs = typeof body.expires_in === "number" && body.expires_in > 0
       ? body.expires_in * 1000

@@ -435,7 +435,12 @@ export class ShotGridClient implements AsyncDisposable {
       write: true,
       signal: options.signal,
     });
-    return shaped(action, () => decodeBatch(answer, body.requests.length));
+    return shaped(
+      action,
+      answer,
+      `"data" list of ${body.requests.length} results`,
+      () => decodeBatch(answer, body.requests.length),
+    );
   }
 
   /**
@@ -473,7 +478,7 @@ export class ShotGridClient implements AsyncDisposable {
       write: false,
       signal: options.signal,
     });
-    return shaped(action, () => {
+    return shaped(action, answer, `"data.summaries"`, () => {
       const data = dataOf(answer) as Partial<Summary> | undefined;
       if (typeof data?.summaries !== "object" || data.summaries === null) {
         throw new TypeError("no data.summaries");
@@ -499,7 +504,7 @@ export class ShotGridClient implements AsyncDisposable {
       write: false,
       signal: options.signal,
     });
-    return shaped(action, () => objectOf(dataOf(answer)));
+    return shaped(action, answer, `"data" object`, () => objectOf(dataOf(answer)));
   }
 
   /**
@@ -549,7 +554,7 @@ export class ShotGridClient implements AsyncDisposable {
       write: false,
       signal: options.signal,
     });
-    return shaped(action, () => {
+    return shaped(action, answer, `"data" object`, () => {
       const data = objectOf(dataOf(answer));
       return field === undefined ? data as Record<string, FieldSchema> : { [field]: data };
     });
@@ -659,28 +664,19 @@ function sortParam(order: readonly OrderKey[] | undefined): string {
 }
 
 function readRecords(action: string, body: unknown): FlatRecord[] {
-  try {
-    return flattenRecords(body);
-  } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: unexpected response shape`, {
-      title: "Invalid response",
-      cause: error,
-    });
-  }
+  return shaped(action, body, `"data" array of records`, () => flattenRecords(body));
 }
 
 function readRecord(action: string, body: unknown): FlatRecord {
   const data = typeof body === "object" && body !== null
     ? (body as { data?: unknown }).data
     : undefined;
-  try {
-    return flattenRecord(data as JsonApiRecord);
-  } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: unexpected response shape`, {
-      title: "Invalid response",
-      cause: error,
-    });
-  }
+  return shaped(
+    action,
+    body,
+    `"data" record with a type and numeric id`,
+    () => flattenRecord(data as JsonApiRecord),
+  );
 }
 
 function isNotFound(error: unknown): boolean {

@@ -10,7 +10,7 @@ import { type Clock, type Sleep, sleep as defaultSleep } from "../util/abort.ts"
 import type { BackoffOptions } from "../util/backoff.ts";
 import { type Credentials, TokenCache } from "./auth.ts";
 import { errorFromResponse, ShotGridError } from "./errors.ts";
-import { type HttpResponse, HttpTransport } from "./http.ts";
+import { describeResponse, type HttpResponse, HttpTransport } from "./http.ts";
 import { isRetriableStatus, parseRetryAfter, withRetries } from "./retry.ts";
 
 /** How to reach and authenticate with a ShotGrid site. */
@@ -110,7 +110,9 @@ export function send(
   };
   return withRetries(async () => {
     const response = await attempt();
-    if (response.status >= 200 && response.status < 300) return parseBody(action, response);
+    if (response.status >= 200 && response.status < 300) {
+      return parseBody(action, response, tokens.secrets);
+    }
     throw errorFromResponse(action, response, {
       retriable: isRetriableStatus(response.status, !call.write),
       retryAfterMs: parseRetryAfter(response.headers.get("Retry-After"), clock()),
@@ -205,32 +207,50 @@ export function checkInteger(name: string, value: number, min: number, max: numb
   }
 }
 
-function parseBody(action: string, response: HttpResponse): unknown {
+/** The response each parsed body came from, for messages about a body of the wrong shape. */
+const bodies = new WeakMap<
+  object,
+  { readonly text: string; readonly status: number; readonly secrets: readonly string[] }
+>();
+
+function parseBody(action: string, response: HttpResponse, secrets: readonly string[]): unknown {
   if (response.text === "") return null;
+  let body: unknown;
   try {
-    return JSON.parse(response.text);
+    body = JSON.parse(response.text);
   } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: the response is not JSON`, {
-      status: response.status,
-      title: "Invalid response",
-      cause: error,
-    });
+    throw new ShotGridError(
+      `Cannot ${action}: the response is not JSON (${describeResponse(response, secrets)})`,
+      { status: response.status, title: "Invalid response", cause: error },
+    );
   }
+  if (typeof body === "object" && body !== null) {
+    bodies.set(body, { text: response.text, status: response.status, secrets });
+  }
+  return body;
 }
 
 /**
- * Read an answer with `read`; a shape it does not expect is a ShotGridError naming the action.
+ * Read an answer with `read`; a shape it does not expect is a ShotGridError naming the
+ * action, what was expected, and the status and start of the body it came in.
  *
  * @param action What was done, for the message.
+ * @param body The parsed answer (as `send` returned it).
+ * @param expected What the answer should have held (`"data" array of records`).
  * @param read Reads the answer; throws on a shape it does not expect.
  * @returns What `read` returns.
- * @throws {ShotGridError} `Cannot <action>: unexpected response shape`.
+ * @throws {ShotGridError} `Cannot <action>: the response has no <expected> (<status and snippet>)`.
  */
-export function shaped<T>(action: string, read: () => T): T {
+export function shaped<T>(action: string, body: unknown, expected: string, read: () => T): T {
   try {
     return read();
   } catch (error) {
-    throw new ShotGridError(`Cannot ${action}: unexpected response shape`, {
+    const response = typeof body === "object" && body !== null ? bodies.get(body) : undefined;
+    const seen = response === undefined
+      ? body === null ? "an empty body" : `a ${typeof body}`
+      : describeResponse(response, response.secrets);
+    throw new ShotGridError(`Cannot ${action}: the response has no ${expected} (${seen})`, {
+      ...(response === undefined ? {} : { status: response.status }),
       title: "Invalid response",
       cause: error,
     });

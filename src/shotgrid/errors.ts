@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { redactSecrets } from "../log/redact.ts";
 
 /** What a {@link ShotGridError} carries besides its message. */
 export interface ShotGridErrorOptions {
@@ -98,8 +99,10 @@ export function errorFromResponse(
     : typeof entry.detail === "string"
     ? entry.detail
     : JSON.stringify(entry.detail);
-  const title = redact(rawTitle, secrets);
-  const detail = rawDetail === null || rawDetail === "" ? null : redact(rawDetail, secrets);
+  const title = oneLine(redact(rawTitle, secrets));
+  const detail = rawDetail === null || rawDetail === ""
+    ? null
+    : oneLine(redact(rawDetail, secrets));
   let message = `Cannot ${action}: ${response.status} ${title}`;
   if (detail !== null && detail !== title) message += `: ${detail}`;
   if (code !== null) message += ` (code ${code})`;
@@ -111,6 +114,15 @@ export function errorFromResponse(
     retriable: options.retriable,
     retryAfterMs: options.retryAfterMs ?? null,
   });
+}
+
+/** Longest title or detail quoted from a server (one that echoes a whole request says more). */
+const maxServerText = 300;
+
+/** A server's text as one line of bounded length (redacted before it is cut). */
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > maxServerText ? `${line.slice(0, maxServerText)}...` : line;
 }
 
 function firstErrorEntry(text: string): ErrorEntry | null {
@@ -134,19 +146,16 @@ function firstErrorEntry(text: string): ErrorEntry | null {
 }
 
 /**
- * Replace every occurrence of each secret in `text` with `***`.
+ * Hide every secret in `text`, in each of its encodings, and any credential recognised by
+ * its shape (see {@link redactSecrets}, the one redaction used everywhere).
  *
  * Server messages are echoed into errors; a server (or proxy) that echoes a
  * credential must not put it into our logs.
  *
  * @param text Any text about to go into an error.
- * @param secrets The strings to hide; empty strings are ignored.
+ * @param secrets The strings to hide besides the registered ones; empty strings are ignored.
  * @returns The text without any secret.
  */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret !== "" && out.includes(secret)) out = out.replaceAll(secret, "***");
-  }
-  return out;
+  return redactSecrets(text, secrets);
 }

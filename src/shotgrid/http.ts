@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { redactSecrets } from "../log/redact.ts";
 import { ShotGridError } from "./errors.ts";
 
 /** A response read to the end. */
@@ -137,4 +138,25 @@ function isNetworkError(error: unknown): boolean {
     error instanceof Deno.errors.UnexpectedEof ||
     error instanceof Deno.errors.Interrupted ||
     error instanceof Deno.errors.Http;
+}
+
+/** How much of a body an error message quotes. */
+const snippetLength = 100;
+
+/**
+ * What an error message says about a response it could not use: its status and the start
+ * of its body, secrets redacted (the whole body first, so no secret is cut in two).
+ *
+ * @param response The response.
+ * @param secrets Secrets to hide besides the registered ones.
+ * @returns E.g. `status 200, body "<html><head>..."`, or `status 200, empty body`.
+ */
+export function describeResponse(
+  response: Pick<HttpResponse, "status" | "text">,
+  secrets: readonly string[],
+): string {
+  if (response.text.trim() === "") return `status ${response.status}, empty body`;
+  const text = redactSecrets(response.text, secrets).replace(/\s+/g, " ").trim();
+  const cut = text.length > snippetLength ? `${text.slice(0, snippetLength)}...` : text;
+  return `status ${response.status}, body "${cut}"`;
 }

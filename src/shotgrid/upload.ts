@@ -54,7 +54,7 @@ export async function uploadThumbnail(target: UploadTarget, io: UploadIo): Promi
     write: false,
     signal,
   });
-  const { info, upload, complete } = shaped(action, () => {
+  const { info, upload, complete } = shaped(action, begun, "upload links", () => {
     const b = begun as { data?: unknown; links?: { upload?: unknown; complete_upload?: unknown } };
     if (typeof b?.links?.upload !== "string" || typeof b.links.complete_upload !== "string") {
       throw new TypeError("no links.upload and links.complete_upload");

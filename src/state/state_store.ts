@@ -6,9 +6,11 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { getLogger } from "@logtape/logtape";
 import { PluginCursor } from "./cursor.ts";
 import { StateLock } from "./lock.ts";
+import { StateSaveError } from "./save_error.ts";
 import {
   newPluginState,
   newStateDocument,
@@ -29,6 +31,10 @@ export interface StateStoreOptions {
   readonly clock?: () => number;
   /** `daemon.backlog_timeout`: how long the cursors wait for a missing id. */
   readonly backlogTimeoutMs: number;
+  /** Waits before each retry of a failed save, in ms (default 200 then 1000). */
+  readonly saveRetryDelaysMs?: readonly number[];
+  /** Waits between save attempts (a real timer by default). */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /** How many run-time request acknowledgements are kept. */
@@ -48,10 +54,15 @@ export class StateStore implements AsyncDisposable {
   #lock: StateLock | null;
   #clock: () => number;
   #backlogTimeoutMs: number;
+  #retryDelaysMs: readonly number[];
+  #sleep: (ms: number) => Promise<void>;
   #writing: Promise<void> | null = null;
   #pending: Promise<void> | null = null;
   #pendingDurable = false;
   #writes = 0;
+  /** Whether the last save failed (then closing tries once more, without the waits). */
+  #failed = false;
+  #closing = false;
 
   private constructor(
     file: string,
@@ -66,21 +77,27 @@ export class StateStore implements AsyncDisposable {
     this.#lock = lock;
     this.#clock = options.clock ?? Date.now;
     this.#backlogTimeoutMs = options.backlogTimeoutMs;
+    this.#retryDelaysMs = options.saveRetryDelaysMs ?? [200, 1000];
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   /**
-   * Lock and load a state file (a missing file starts an empty state).
+   * Lock and load a state file. A missing file starts an empty state, written at once so
+   * that its lock is held from the start.
    *
    * @param file The state file.
    * @param options The site and lock purpose.
    * @returns The open store.
    * @throws {StateLockedError} When another process holds the file.
-   * @throws {StateFileError} When the file is unreadable, corrupt or for another site.
+   * @throws {StateFileError} When the file is a symbolic link, unreadable, corrupt, for
+   *   another site, or cannot be written.
    */
   static async open(file: string, options: StateStoreOptions): Promise<StateStore> {
     await Deno.mkdir(dirname(file), { recursive: true });
+    await refuseSymlink(file);
     const lock = await StateLock.acquire(file, { purpose: options.purpose ?? "sgevents daemon" });
     try {
+      await removeStaleTemps(file);
       const loaded = await readStateFile(file);
       if (loaded && loaded.site !== null && loaded.site !== options.site) {
         throw new StateFileError(
@@ -90,7 +107,9 @@ export class StateStore implements AsyncDisposable {
       }
       const doc = loaded ?? newStateDocument(options.site);
       doc.site = options.site;
-      return new StateStore(file, doc, loaded !== null, lock, options);
+      const store = new StateStore(file, doc, loaded !== null, lock, options);
+      if (loaded === null) await store.checkpoint();
+      return store;
     } catch (error) {
       await lock.release();
       throw error;
@@ -205,6 +224,8 @@ export class StateStore implements AsyncDisposable {
    *   survives the process dying; only a power loss may lose it): for the in-flight marks
    *   written before each delivery.
    * @returns Resolves once a write that started after this call has completed.
+   * @throws {StateSaveError} Naming the file: retriable when it cannot be written, not when
+   *   another process replaced it.
    */
   checkpoint(options: { durable?: boolean } = {}): Promise<void> {
     if (!this.#lock) return Promise.reject(new TypeError("State store is closed"));
@@ -229,14 +250,47 @@ export class StateStore implements AsyncDisposable {
   }
 
   async #write(durable: boolean): Promise<void> {
-    this.#doc.savedAt = new Date(this.#clock()).toISOString();
-    await writeFileAtomic(this.file, serializeState(this.#doc), { sync: durable });
-    this.#writes++;
+    const lock = this.#lock;
+    if (!lock) throw new TypeError("State store is closed");
+    for (let attempt = 0;; attempt++) {
+      try {
+        await lock.verify();
+        this.#doc.savedAt = new Date(this.#clock()).toISOString();
+        const next = await replaceFile(this.file, serializeState(this.#doc), {
+          sync: durable,
+          beforeRename: (handle) => lock.lockNext(handle),
+        });
+        lock.replaced(next);
+        this.#writes++;
+        this.#failed = false;
+        return;
+      } catch (error) {
+        // Another process replaced the file: writing again would only make things worse.
+        if (error instanceof StateFileError) throw error;
+        const delay = this.#closing && this.#failed ? undefined : this.#retryDelaysMs[attempt];
+        const reason = saveFailure(this.file, error);
+        if (delay === undefined) {
+          this.#failed = true;
+          throw reason;
+        }
+        getLogger(["sgevents", "state"]).warn("{reason}; retrying in {delay} ms", {
+          reason: reason.message,
+          delay,
+        });
+        await this.#sleep(delay);
+      }
+    }
   }
 
-  /** Save (if open) and release the lock. Idempotent. */
+  /**
+   * Save (if open) and release the lock. Idempotent; the lock is released even when the
+   * save fails.
+   *
+   * @throws {StateFileError} When the last save failed.
+   */
   async close(): Promise<void> {
     if (!this.#lock) return;
+    this.#closing = true;
     try {
       await this.checkpoint();
     } finally {
@@ -288,35 +342,144 @@ export async function readStateFile(file: string): Promise<StateDocument | null>
  *
  * @param file The file to replace.
  * @param text Its new content.
+ * @throws {StateFileError} Naming the file, when it cannot be written.
  */
 export async function writeFileAtomic(
   file: string,
   text: string,
   options: { sync?: boolean } = {},
 ): Promise<void> {
+  try {
+    (await replaceFile(file, text, options)).close();
+  } catch (error) {
+    throw saveFailure(file, error);
+  }
+}
+
+/** A step of a save that failed, with the path it was acting on. */
+class SaveStepError extends Error {
+  constructor(readonly step: string, readonly path: string, options: ErrorOptions) {
+    super(`cannot ${step} "${path}"`, options);
+    this.name = "SaveStepError";
+  }
+}
+
+async function step<T>(name: string, path: string, action: () => Promise<T>): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    throw error instanceof StateFileError ? error : new SaveStepError(name, path, { cause: error });
+  }
+}
+
+/**
+ * Write `text` to a new temp file beside `file` and rename it over `file`. The temp names
+ * are unique (pid and random) and created new (`O_EXCL`), so nothing planted under a
+ * temp name, a symbolic link included, is ever followed or overwritten.
+ *
+ * @returns The new file, still open (the caller closes it or keeps its lock).
+ */
+async function replaceFile(
+  file: string,
+  text: string,
+  options: { sync?: boolean; beforeRename?: (handle: Deno.FsFile) => Promise<void> } = {},
+): Promise<Deno.FsFile> {
   const sync = options.sync ?? true;
-  const tmp = `${file}.tmp`;
-  const handle = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o600 });
+  const tmp = tempName(file);
+  const handle = await step(
+    "create",
+    tmp,
+    () => Deno.open(tmp, { write: true, read: true, createNew: true, mode: 0o600 }),
+  );
+  let renamed = false;
   try {
     const bytes = new TextEncoder().encode(text);
-    for (let offset = 0; offset < bytes.length;) {
-      offset += await handle.write(bytes.subarray(offset));
+    await step("write", tmp, async () => {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += await handle.write(bytes.subarray(offset));
+      }
+      if (sync) await handle.sync();
+    });
+    await options.beforeRename?.(handle);
+    // The backup is a hard link to the current copy (link() creates a new name and never
+    // follows one), swapped in atomically too.
+    const bakTmp = tempName(`${file}.bak`);
+    try {
+      await Deno.link(file, bakTmp);
+      await step("rename", `${file}.bak`, () => Deno.rename(bakTmp, `${file}.bak`));
+    } catch (error) {
+      await Deno.remove(bakTmp).catch(() => {});
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw error instanceof SaveStepError
+          ? error
+          : new SaveStepError("link the backup", bakTmp, { cause: error });
+      }
     }
-    if (sync) await handle.sync();
-  } finally {
-    handle.close();
-  }
-  // The backup is a hard link to the current copy, swapped in atomically too.
-  const bakTmp = `${file}.bak.tmp`;
-  await Deno.remove(bakTmp).catch(() => {});
-  try {
-    await Deno.link(file, bakTmp);
-    await Deno.rename(bakTmp, `${file}.bak`);
+    await step("rename", tmp, () => Deno.rename(tmp, file));
+    renamed = true;
+    if (sync) await step("sync the folder", dirname(file), () => syncDirectory(dirname(file)));
+    return handle;
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    handle.close();
+    if (!renamed) await Deno.remove(tmp).catch(() => {});
+    throw error;
   }
-  await Deno.rename(tmp, file);
-  if (sync) await syncDirectory(dirname(file));
+}
+
+/** A unique temp name beside `file`: `<file>.tmp-<pid>-<random>`. */
+function tempName(file: string): string {
+  const random = crypto.getRandomValues(new Uint8Array(6));
+  const hex = Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${file}.tmp-${Deno.pid}-${hex}`;
+}
+
+/** Remove temp files left by writes a crash interrupted (only names {@link tempName} makes). */
+async function removeStaleTemps(file: string): Promise<void> {
+  const name = basename(file).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const pattern = new RegExp(`^${name}(\\.bak)?\\.tmp-\\d+-[0-9a-f]{12}$`);
+  try {
+    for await (const entry of Deno.readDir(dirname(file))) {
+      if (entry.isFile && pattern.test(entry.name)) {
+        await Deno.remove(join(dirname(file), entry.name)).catch(() => {});
+      }
+    }
+  } catch {
+    // An unreadable folder fails the save later, with a message naming it.
+  }
+}
+
+/** The error for a save that failed: names the state file, the step and the path. */
+function saveFailure(file: string, error: unknown): StateFileError {
+  if (error instanceof StateFileError) return error;
+  const cause = error instanceof SaveStepError ? error.cause : error;
+  const what = error instanceof SaveStepError ? `${error.message}: ` : "";
+  const reason = (cause instanceof Error ? cause.message : String(cause))
+    .replace(/(\(os error \d+\)).*$/, "$1");
+  const hint = cause instanceof Deno.errors.PermissionDenied
+    ? `; make "${dirname(file)}" writable by this user`
+    : /os error 28\)/.test(reason)
+    ? `; free space on the disk holding "${dirname(file)}"`
+    : "";
+  return new StateSaveError(file, `Cannot save state file "${file}": ${what}${reason}${hint}`, {
+    retriable: true,
+    cause,
+  });
+}
+
+/** Refuse a state file that is a symbolic link: a save would replace the link, not its target. */
+async function refuseSymlink(file: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.lstat(file);
+  } catch {
+    return;
+  }
+  if (!info.isSymlink) return;
+  const target = await Deno.readLink(file).catch(() => "?");
+  throw new StateFileError(
+    file,
+    `Cannot open state file "${file}": it is a symbolic link to "${target}"; set daemon.state_file to the real file instead (a save would replace the link)`,
+  );
 }
 
 async function syncDirectory(dir: string): Promise<void> {
@@ -338,3 +501,5 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+export { StateSaveError };

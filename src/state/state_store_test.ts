@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { StateFileError } from "./state_file.ts";
-import { readStateFile, StateStore, writeFileAtomic } from "./state_store.ts";
-import { StateLockedError } from "./lock.ts";
+import { readStateFile, StateSaveError, StateStore, writeFileAtomic } from "./state_store.ts";
+import { StateLock, StateLockedError } from "./lock.ts";
+import { unwritable } from "../../tests/unwritable.ts";
 
 const site = "http://127.0.0.1:8421";
 
@@ -43,8 +44,10 @@ Deno.test("StateStore.checkpoint() coalesces concurrent requests into few writes
       site,
       backlogTimeoutMs: 60_000,
     });
+    const before = store.writes;
     await Promise.all(Array.from({ length: 50 }, () => store.checkpoint()));
-    assert.ok(store.writes <= 2, `expected at most 2 writes, got ${store.writes}`);
+    const writes = store.writes - before;
+    assert.ok(writes <= 2, `expected at most 2 writes, got ${writes}`);
   }));
 
 Deno.test("StateStore.open() refuses a second holder and takes over after the holder exits", () =>
@@ -168,4 +171,131 @@ Deno.test("StateStore survives SIGKILL during writes: the file always parses", (
       assert.ok(doc, "state file exists");
       assert.equal(doc.plugins.size, 200);
     }
+  }));
+
+Deno.test("StateStore.open() refuses a second holder after the lock file was deleted", () =>
+  withDir(async (dir) => {
+    const file = `${dir}/state.json`;
+    await using first = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
+    await Deno.remove(`${file}.lock`);
+    const error = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 }).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(error instanceof StateLockedError, String(error));
+    assert.match(error.message, /another sgevents process holds it/);
+    assert.notEqual(await StateLock.holder(file), null, "holder() still sees the daemon");
+    // The first holder keeps saving (it still holds the state file itself).
+    first.acknowledge([], 7);
+    await first.checkpoint();
+    await first.checkpoint();
+    const other = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 }).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(other instanceof StateLockedError, `after saves: ${other}`);
+  }));
+
+Deno.test("StateStore.checkpoint() stops when another process replaced the state file", () =>
+  withDir(async (dir) => {
+    const file = `${dir}/state.json`;
+    const store = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
+    await Deno.writeTextFile(`${dir}/other.json`, await Deno.readTextFile(file));
+    await Deno.rename(`${dir}/other.json`, file);
+    const error = await store.close().then(() => null, (e) => e);
+    assert.ok(error instanceof StateSaveError, String(error));
+    assert.match(error.message, /state file ".*state\.json": it was replaced by another process/);
+    assert.equal(error.retriable, false, "writing on would overwrite the other process's save");
+  }));
+
+Deno.test("StateStore.checkpoint() never follows or overwrites a planted temp file or link", () =>
+  withDir(async (dir) => {
+    const file = `${dir}/state.json`;
+    const victim = `${dir}/victim.txt`;
+    await Deno.writeTextFile(victim, "precious");
+    await Deno.symlink(victim, `${file}.tmp`);
+    await Deno.symlink(victim, `${file}.bak.tmp`);
+    await using store = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
+    store.acknowledge([], 3);
+    await store.checkpoint();
+    await store.checkpoint();
+    assert.equal(await Deno.readTextFile(victim), "precious");
+    assert.ok((await Deno.lstat(`${file}.tmp`)).isSymlink, "the planted link is left alone");
+    assert.ok((await Deno.lstat(`${file}.bak.tmp`)).isSymlink);
+    assert.ok((await Deno.lstat(file)).isFile);
+    assert.equal((await readStateFile(file))?.requestsOffset, 3);
+    const left = [];
+    for await (const entry of Deno.readDir(dir)) left.push(entry.name);
+    assert.deepEqual(
+      left.sort(),
+      [
+        "state.json",
+        "state.json.bak",
+        "state.json.bak.tmp",
+        "state.json.lock",
+        "state.json.tmp",
+        "victim.txt",
+      ],
+      "no temp file left behind",
+    );
+  }));
+
+Deno.test("StateStore.open() refuses a symlinked state file or lock file, naming it", () =>
+  withDir(async (dir) => {
+    const real = `${dir}/real.json`;
+    {
+      await using _store = await StateStore.open(real, { site, backlogTimeoutMs: 60_000 });
+    }
+    const before = await Deno.readTextFile(real);
+    const file = `${dir}/state.json`;
+    await Deno.symlink(real, file);
+    const error = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 }).then(
+      () => null,
+      (e) => e,
+    );
+    assert.ok(error instanceof StateFileError, String(error));
+    assert.match(
+      error.message,
+      /state file ".*state\.json": it is a symbolic link to ".*real\.json"/,
+    );
+    assert.match(error.message, /daemon\.state_file/);
+    assert.ok((await Deno.lstat(file)).isSymlink, "the link is kept");
+    assert.equal(await Deno.readTextFile(real), before);
+    const other = `${dir}/other.json`;
+    await Deno.symlink(`${dir}/victim`, `${other}.lock`);
+    await assert.rejects(
+      () => StateStore.open(other, { site, backlogTimeoutMs: 60_000 }),
+      StateFileError,
+      "its lock file",
+    );
+    await assert.rejects(() => Deno.lstat(`${dir}/victim`), Deno.errors.NotFound);
+  }));
+
+Deno.test("StateStore.checkpoint() retries a save the folder refuses, then names the file", () =>
+  withDir(async (dir) => {
+    const file = `${dir}/state.json`;
+    const waits: number[] = [];
+    const store = await StateStore.open(file, {
+      site,
+      backlogTimeoutMs: 60_000,
+      saveRetryDelaysMs: [5, 10],
+      sleep: (ms) => {
+        waits.push(ms);
+        return Promise.resolve();
+      },
+    });
+    {
+      await using _locked = await unwritable(dir);
+      const error = await store.close().then(() => null, (e) => e);
+      assert.ok(error instanceof StateSaveError, String(error));
+      assert.match(
+        error.message,
+        /^Cannot save state file ".*state\.json": cannot create ".*state\.json\.tmp-\d+-[0-9a-f]+": .*\(os error \d+\)/,
+      );
+      assert.ok(!error.message.includes("\n"), "one line");
+      assert.equal(error.retriable, true);
+      assert.deepEqual(waits, [5, 10]);
+    }
+    // The lock was released all the same.
+    await using _again = await StateStore.open(file, { site, backlogTimeoutMs: 60_000 });
   }));
