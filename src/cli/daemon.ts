@@ -8,6 +8,9 @@ import { Command } from "commander";
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
+import { DaemonMetrics } from "../http/metrics.ts";
+import { HttpServer } from "../http/server.ts";
+import { engineStatus } from "../http/status.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import type { PluginFileInfo } from "../engine/types.ts";
 import { setupLogging } from "../log/setup.ts";
@@ -73,10 +76,13 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
   if (options.signal?.aborted) controller.abort();
   options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
   try {
+    // Without the http section nothing is counted (the engine's default observer).
+    const metrics = config.http ? new DaemonMetrics() : null;
     await using store = await StateStore.open(config.daemon.stateFile, {
       site: config.shotgrid.url,
+      ...(metrics ? { onSave: (seconds: number) => metrics.stateSaved(seconds) } : {}),
     });
-    await using client = daemonClient(config);
+    await using client = daemonClient(config, metrics ? { fetch: metrics.siteFetch() } : {});
     logger.info("sgevents {version} starting: site {site}, state {state}, plugins {paths}", {
       version,
       site: config.shotgrid.url,
@@ -93,11 +99,41 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
         rescanIntervalMs: config.plugins.rescanIntervalMs,
       }),
       once: options.once,
+      ...(metrics ? { observer: metrics } : {}),
     });
-    await engine.run(controller.signal);
+    let running = false;
+    await using _server = config.http && metrics
+      ? startServer(config, { engine, store, metrics, running: () => running })
+      : null;
+    running = true;
+    try {
+      await engine.run(controller.signal);
+    } finally {
+      running = false;
+    }
   } finally {
     for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   }
+}
+
+function startServer(
+  config: Config,
+  parts: {
+    engine: Engine;
+    store: StateStore;
+    metrics: DaemonMetrics;
+    running: () => boolean;
+  },
+): HttpServer {
+  const server = HttpServer.start(config.http!, {
+    status: engineStatus(parts.engine, { store: parts.store, running: parts.running }),
+    metrics: parts.metrics,
+    stateFile: config.daemon.stateFile,
+    wake: () => parts.engine.wake(),
+    readyWithinMs: Math.max(60_000, 3 * config.daemon.fetchIntervalMs),
+  });
+  getLogger(["sgevents", "http"]).info("HTTP listening on {url}", { url: server.url });
+  return server;
 }
 
 async function startHost(config: Config, plugin: PluginFileInfo): Promise<PluginHost> {

@@ -128,7 +128,7 @@ Deno.test("parseConfig() refuses unknown keys everywhere and suggests the right 
   const cases: [string, string][] = [
     [
       "extra",
-      "config.yaml: extra: unknown key; expected one of: shotgrid, daemon, plugins, logging, email",
+      "config.yaml: extra: unknown key; expected one of: shotgrid, daemon, plugins, logging, email, http",
     ],
     [
       "daemon.fetch_intervall",

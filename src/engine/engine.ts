@@ -24,6 +24,7 @@ import {
   SettledHorizon,
 } from "./narrowing.ts";
 import { PageSource } from "./page_source.ts";
+import { type EngineObserver, noObserver } from "./observer.ts";
 import { withRecovery } from "./recovery.ts";
 import type { DeliveryHost, EventSource, PluginFileInfo } from "./types.ts";
 
@@ -44,6 +45,8 @@ export interface EngineOptions {
   readonly controlIntervalMs?: number;
   /** How long plugins found together wait for each other to load (default 2 s). */
   readonly startTogetherMs?: number;
+  /** Told of pages read, deliveries and failures (the HTTP server's metrics). */
+  readonly observer?: EngineObserver;
 }
 
 /** A plugin's run-time view, for `plugins list` and tests. */
@@ -95,6 +98,7 @@ export class Engine {
       batchSize: daemon.maxEventBatchSize,
       fetch: async (action, fn) => {
         const events = await fetch(action, fn) as ShotGridEvent[];
+        (options.observer ?? noObserver).pageRead(events);
         const last = events[events.length - 1];
         if (last && last.id > this.#newestSeen) this.#newestSeen = last.id;
         return events as never;
@@ -132,6 +136,15 @@ export class Engine {
       backlog: this.#resolver.requests,
       horizon: this.#horizon?.requests ?? 0,
     };
+  }
+
+  /**
+   * Make every caught-up lane read the log now instead of after `fetch_interval` (a
+   * webhook delivery). The log stays the one source of truth: nothing is delivered from
+   * the webhook itself.
+   */
+  wake(): void {
+    for (const lane of this.#lanes.values()) lane.wake();
   }
 
   /** Each plugin's run-time status. */
@@ -314,6 +327,7 @@ export class Engine {
       pluginLogger: getLogger(["sgevents", "plugin", plugin.name]),
       once: this.#options.once ?? false,
       signal: this.#abort.signal,
+      observer: this.#options.observer ?? noObserver,
     });
     this.#lanes.set(plugin.name, lane);
     return lane;

@@ -19,6 +19,7 @@ import { backoffDelay } from "../util/backoff.ts";
 import { maxFailedRecords, type PluginState } from "../state/state_file.ts";
 import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
+import { type EngineObserver, noObserver } from "./observer.ts";
 import { type Narrowing, narrowSpan, type SettledHorizon } from "./narrowing.ts";
 import type { Page, PageSource } from "./page_source.ts";
 import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFileInfo } from "./types.ts";
@@ -51,6 +52,8 @@ export interface LaneOptions {
   readonly once: boolean;
   /** Aborts every read when the daemon stops. */
   readonly signal: AbortSignal;
+  /** Told of deliveries and failures (metrics, live tail). */
+  readonly observer?: EngineObserver;
 }
 
 /** A change applied between batches; `state` changes are applied even when stopping. */
@@ -77,6 +80,8 @@ export class Lane {
   /** Behind the head, as far as the lane knows: worth asking whether to read narrowed. */
   #behind = true;
   #notBefore = 0;
+  /** When wake() was last called (epoch ms): a page read before it is read again at once. */
+  #wokenAt = 0;
   /** Narrowed reads failed: whole pages until then (epoch ms). */
   #narrowAfter = 0;
   #nextBacklogCheck = 0;
@@ -177,6 +182,16 @@ export class Lane {
   }
 
   /**
+   * Read the next page now instead of after `fetch_interval` (a webhook said something
+   * changed). A delivery under way is not interrupted.
+   */
+  wake(): void {
+    this.#wokenAt = this.#options.clock();
+    this.#notBefore = Math.min(this.#notBefore, this.#wokenAt);
+    if (!this.#delivering) this.#wake.abort();
+  }
+
+  /**
    * Stop after the event in flight. Idempotent.
    *
    * @returns Resolves when the loop has ended.
@@ -233,6 +248,8 @@ export class Lane {
     state.status = "active";
     state.paused = null;
     this.#behind = true;
+    // Not after fetch_interval: the page it paused in is read again now (or served cached).
+    this.#notBefore = 0;
     this.#options.logger.info("Plugin {plugin} resumes at event {id}: {why}", {
       plugin: this.name,
       id: paused?.eventId ?? null,
@@ -317,7 +334,12 @@ export class Lane {
     const more = page.full || page.narrowed;
     this.#behind = more;
     this.#caughtUp = !more;
-    this.#notBefore = more ? 0 : page.fetchedAt + this.#options.fetchIntervalMs;
+    // A wake-up after this page's read started means it may lack what woke the lane.
+    this.#notBefore = more
+      ? 0
+      : page.fetchedAt < this.#wokenAt
+      ? this.#wokenAt
+      : page.fetchedAt + this.#options.fetchIntervalMs;
     if (!this.#options.once || !this.#caughtUp || state.cursor !== page.lastId) return "more";
     // Caught up in `once` mode: one last look for waiting ids that have committed meanwhile.
     if (state.backlog.size > 0 && !this.#finalDrain) {
@@ -380,7 +402,11 @@ export class Lane {
       if (this.#stopping || this.#commands.length > 0) {
         return { done: 0, lastId: null, skipped: [], paused: null, stopped: true };
       }
-      return await host.deliver(events, { signal: this.#options.signal });
+      const started = performance.now();
+      const report = await host.deliver(events, { signal: this.#options.signal });
+      const seconds = (performance.now() - started) / 1000;
+      (this.#options.observer ?? noObserver).deliverySeconds(this.name, seconds, report.done);
+      return report;
     } finally {
       this.#delivering = false;
     }
@@ -461,9 +487,9 @@ export class Lane {
   }
 
   #count(host: DeliveryHost, events: readonly ShotGridEvent[], done: number): void {
-    let wanted = 0;
-    for (let i = 0; i < done; i++) if (host.wants(events[i]!)) wanted++;
-    this.#options.state.processed += wanted;
+    const wanted = events.slice(0, done).filter((event) => host.wants(event));
+    this.#options.state.processed += wanted.length;
+    if (wanted.length > 0) (this.#options.observer ?? noObserver).delivered(this.name, wanted);
   }
 
   #recordFailures(
@@ -473,6 +499,8 @@ export class Lane {
   ): void {
     const { state, pluginLogger, clock } = this.#options;
     const at = new Date(clock()).toISOString();
+    const failures = report.skipped.length + (report.paused ? 1 : 0);
+    if (failures > 0) (this.#options.observer ?? noObserver).callbackFailed(this.name, failures);
     for (const failure of report.skipped) {
       state.failed.push({
         eventId: failure.id,

@@ -24,6 +24,8 @@ export interface StateStoreOptions {
   readonly purpose?: string;
   /** Epoch ms, for `savedAt`. */
   readonly clock?: () => number;
+  /** Told how long each write took (the HTTP server's `sgevents_state_save_seconds`). */
+  readonly onSave?: (seconds: number) => void;
 }
 
 /** The loaded state plus its lock and writer. */
@@ -39,6 +41,7 @@ export class StateStore implements AsyncDisposable {
   #writing: Promise<void> | null = null;
   #pending: Promise<void> | null = null;
   #writes = 0;
+  #onSave: ((seconds: number) => void) | undefined;
 
   private constructor(
     file: string,
@@ -46,12 +49,14 @@ export class StateStore implements AsyncDisposable {
     existed: boolean,
     lock: StateLock,
     clock: () => number,
+    onSave?: (seconds: number) => void,
   ) {
     this.file = file;
     this.doc = doc;
     this.existed = existed;
     this.#lock = lock;
     this.#clock = clock;
+    this.#onSave = onSave;
   }
 
   /**
@@ -76,7 +81,8 @@ export class StateStore implements AsyncDisposable {
       }
       const doc = loaded ?? newStateDocument(options.site);
       doc.site = options.site;
-      return new StateStore(file, doc, loaded !== null, lock, options.clock ?? Date.now);
+      const clock = options.clock ?? Date.now;
+      return new StateStore(file, doc, loaded !== null, lock, clock, options.onSave);
     } catch (error) {
       await lock.release();
       throw error;
@@ -111,9 +117,11 @@ export class StateStore implements AsyncDisposable {
   }
 
   async #write(): Promise<void> {
+    const started = performance.now();
     this.doc.savedAt = new Date(this.#clock()).toISOString();
     await writeFileAtomic(this.file, serializeState(this.doc));
     this.#writes++;
+    this.#onSave?.((performance.now() - started) / 1000);
   }
 
   /** Save (if open) and release the lock. Idempotent. */
