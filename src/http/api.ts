@@ -56,7 +56,10 @@ export function apiRoutes(options: ApiOptions): Hono {
         if (queue.length > 200) queue.splice(0, queue.length - 200);
         wake?.();
       });
-      const ended = AbortSignal.any([options.signal, c.req.raw.signal]);
+      // The client going away: hono's onAbort (the request's own signal is Deno's legacy one).
+      const gone = new AbortController();
+      stream.onAbort(() => gone.abort());
+      const ended = AbortSignal.any([options.signal, gone.signal]);
       try {
         while (!ended.aborted && !stream.aborted) {
           if (queue.length === 0) {
@@ -104,7 +107,7 @@ export function apiRoutes(options: ApiOptions): Hono {
     const request = toRequest(action, name, body);
     if (typeof request === "string") return c.json({ error: request }, 400);
     await sendOperatorRequest(options.stateFile, request);
-    const ack = await waitForAck(options, request.id, c.req.raw.signal);
+    const ack = await waitForAck(options, request.id, options.signal);
     if (ack === null) {
       return c.json({
         id: request.id,
