@@ -187,7 +187,8 @@ export class Lane {
    */
   wake(): void {
     this.#wokenAt = this.#options.clock();
-    this.#notBefore = Math.min(this.#notBefore, this.#wokenAt);
+    // Only a read started after the wake-up will do (one in the same ms may predate it).
+    this.#notBefore = Math.min(this.#notBefore, this.#wokenAt + 1);
     if (!this.#delivering) this.#wake.abort();
   }
 
@@ -337,8 +338,8 @@ export class Lane {
     // A wake-up after this page's read started means it may lack what woke the lane.
     this.#notBefore = more
       ? 0
-      : page.fetchedAt < this.#wokenAt
-      ? this.#wokenAt
+      : page.fetchedAt <= this.#wokenAt
+      ? this.#wokenAt + 1
       : page.fetchedAt + this.#options.fetchIntervalMs;
     if (!this.#options.once || !this.#caughtUp || state.cursor !== page.lastId) return "more";
     // Caught up in `once` mode: one last look for waiting ids that have committed meanwhile.

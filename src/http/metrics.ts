@@ -58,7 +58,7 @@ export class DaemonMetrics implements EngineObserver {
     const registers = [this.registry];
     this.#delivered = new Counter({
       name: "sgevents_events_delivered_total",
-      help: "Events a plugin's callbacks received and finished",
+      help: "Events handed to a plugin's callbacks and finished with (a skipped failure too)",
       labelNames: ["plugin"],
       registers,
     });

@@ -20,7 +20,7 @@ export class RecentEvents {
   #capacity: number;
   #head = 0;
   /** Per plugin: the last answer, for a plugin paused on an event long since dropped. */
-  #memo = new Map<string, { after: number; createdAt: number }>();
+  #memo = new Map<string, { after: number; id: number; createdAt: number }>();
 
   /** @param options The bound. */
   constructor(options: RecentEventsOptions = {}) {
@@ -62,15 +62,14 @@ export class RecentEvents {
       const event = firstAfter(page, cursor);
       if (event && (!best || event.id < best.id)) best = event;
     }
-    if (best) {
-      const createdAt = Date.parse(best.created_at);
-      this.#memo.set(plugin, { after: cursor, createdAt });
-      return createdAt;
-    }
+    // Still at the cursor it was last seen at: the event found then may have been dropped
+    // since (a plugin paused on it while newer pages came in), and comes first.
     const memo = this.#memo.get(plugin);
-    // Still at the cursor it was seen at, behind the head: that event is still next.
-    if (memo && memo.after === cursor && cursor < this.#head) return memo.createdAt;
-    return null;
+    if (memo && memo.after === cursor && (!best || memo.id < best.id)) return memo.createdAt;
+    if (!best) return null;
+    const createdAt = Date.parse(best.created_at);
+    this.#memo.set(plugin, { after: cursor, id: best.id, createdAt });
+    return createdAt;
   }
 }
 
