@@ -388,3 +388,24 @@ Deno.test("HttpServer /webhook wakes the engine only for a delivery signed with 
     assert.equal(woken(), 0);
   });
 });
+
+Deno.test("HttpServer page and API list a hundred plugins, each with its lag chart", async () => {
+  await withServer({}, async ({ url, status, server, clock }) => {
+    status.plugins = Array.from(
+      { length: 100 },
+      (_, i) => plugin(`p${String(i).padStart(3, "0")}`, { cursor: i }),
+    );
+    server.sample();
+    clock.now += 10_000;
+    server.sample();
+    const page = await send(`${url}/`);
+    assert.equal(page.text.match(/<tr data-plugin=/g)?.length, 100);
+    assert.equal(page.text.match(/<polyline /g)?.length, 100);
+    const list = await send(`${url}/api/plugins`);
+    assert.deepEqual(list.json.plugins.map((p: { name: string }) => p.name).slice(0, 2), [
+      "p000",
+      "p001",
+    ]);
+    assert.equal(list.json.plugins.length, 100);
+  });
+});
