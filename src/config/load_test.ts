@@ -286,6 +286,7 @@ Deno.test("parseConfig() applies every default", () => {
       rateLimit: 10,
       rateWindowMs: 3_600_000,
     },
+    http: null,
   });
 });
 
