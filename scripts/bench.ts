@@ -129,6 +129,21 @@ if (wanted("latency")) {
       `${r.samples} samples`,
     ]);
   }
+  {
+    // The webhook trigger: fetch_interval 5 s, but each change's webhook wakes the poller.
+    const seconds = Math.max(8, Math.round(30 * scale));
+    log(`latency: 20 events/s for ${seconds} s, 10 plugins, fetch_interval 5s, a webhook each`);
+    const r = await latency({ rate: 20, seconds, plugins: 10, fetchInterval: "5s", webhook: true });
+    list.push(r);
+    rows.push([
+      r.scenario,
+      `p50 ${r.p50Ms} ms`,
+      `p99 ${r.p99Ms} ms`,
+      `max ${r.maxMs} ms`,
+      `RSS ${r.peakRssMiB} MiB`,
+      `${r.samples} samples`,
+    ]);
+  }
   results.latency = list;
 }
 

@@ -172,6 +172,8 @@ export interface BenchDirOptions {
   /** Extra `daemon:` keys (fetch_interval, backlog_timeout, ...). */
   readonly daemon?: Record<string, unknown>;
   readonly plugins?: Record<string, unknown>;
+  /** An `http:` section (the operator's HTTP server), if any. */
+  readonly http?: Record<string, unknown>;
 }
 
 /**
@@ -197,6 +199,7 @@ export async function benchDir(options: BenchDirOptions): Promise<BenchDir> {
     },
     plugins: { paths: ["./plugins"], retries: 0, ...options.plugins },
     logging: { level: "info", dir: "./log", per_plugin: true, format: "plain" },
+    ...(options.http ? { http: options.http } : {}),
   };
   const configFile = `${path}/config.yaml`;
   await Deno.writeTextFile(configFile, JSON.stringify(config, null, 2));

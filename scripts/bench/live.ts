@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { signBody } from "../../src/http/auth.ts";
 import { startSimulator } from "../../src/sim/mod.ts";
 import type { Simulator } from "../../src/sim/mod.ts";
 import {
@@ -37,22 +38,51 @@ export interface LatencyResult {
  * @returns Percentiles of the latency.
  */
 export async function latency(
-  options: { rate: number; seconds: number; plugins: number; fetchInterval: string },
+  options: {
+    rate: number;
+    seconds: number;
+    plugins: number;
+    fetchInterval: string;
+    /** Send a signed ShotGrid webhook delivery to the daemon after each commit. */
+    webhook?: boolean;
+  },
 ): Promise<LatencyResult> {
   const preload = 200;
   const total = Math.round(options.rate * options.seconds);
   const lastId = preload + total;
   await using sim = await startSimulator({ port: 0, preload, quiet: true });
+  const secret = "bench-webhook-secret";
   await using dir = await benchDir({
     url: sim.url,
     daemon: { fetch_interval: options.fetchInterval },
+    ...(options.webhook
+      ? { http: { listen: "127.0.0.1:0", webhook_secret_file: "./secret" } }
+      : {}),
   });
+  if (options.webhook) await Deno.writeTextFile(`${dir.path}/secret`, secret);
   const names = pluginNames(options.plugins);
   await writeNoopPlugins(dir, names, { lastId, timestamps: true });
   await using daemon = startDaemon(dir.configFile);
   // The preload flushes each summary once (200 timestamps): every plugin is at the head.
   await waitForSummaries(dir, names, { lastId: preload, timeoutMs: 60_000, daemon });
-  const committedAt = await commitSteadily(sim, options.rate, total);
+  let notify: ((id: number) => void) | undefined;
+  const deliveries: Promise<void>[] = [];
+  if (options.webhook) {
+    await daemon.process.waitFor("HTTP listening on");
+    const url = /HTTP listening on "?(http:\/\/[\d.:]+)/.exec(daemon.process.output())![1]!;
+    notify = (id) => {
+      const body = JSON.stringify({ data: { event_log_entry_id: id } });
+      deliveries.push(
+        fetch(`${url}/webhook`, {
+          method: "POST",
+          body,
+          headers: { "x-sg-signature": signBody(body, secret) },
+        }).then((response) => response.body?.cancel()),
+      );
+    };
+  }
+  const committedAt = await commitSteadily(sim, options.rate, total, notify);
+  await Promise.all(deliveries);
   const summaries = await waitForSummaries(dir, names, {
     lastId,
     timeoutMs: 120_000,
@@ -69,7 +99,9 @@ export async function latency(
     }
   }
   return {
-    scenario: `latency ${options.rate}/s, fetch_interval ${options.fetchInterval}`,
+    scenario: `latency ${options.rate}/s, fetch_interval ${options.fetchInterval}${
+      options.webhook ? ", a webhook per change" : ""
+    }`,
     params: { ...options, simLayout: "bench-process" },
     samples: latencies.length,
     p50Ms: percentile(latencies, 50),
@@ -88,12 +120,17 @@ async function commitSteadily(
   sim: Simulator,
   rate: number,
   total: number,
+  notify?: (id: number) => void,
 ): Promise<Map<number, number>> {
   const committedAt = new Map<number, number>();
   const start = performance.now();
   for (let i = 0; i < total;) {
     const due = Math.min(total, Math.floor((performance.now() - start) * rate / 1000) + 1);
-    for (; i < due; i++) committedAt.set(sim.store.appendEvents(1), Date.now());
+    for (; i < due; i++) {
+      const id = sim.store.appendEvents(1);
+      committedAt.set(id, Date.now());
+      notify?.(id);
+    }
     await new Promise((r) => setTimeout(r, Math.max(1, Math.floor(1000 / rate / 2))));
   }
   return committedAt;

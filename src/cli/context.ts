@@ -32,7 +32,10 @@ export function loadCommandConfig(flag: string | undefined): Promise<Config> {
  * @param options Retries (the daemon's recovery loop wants few).
  * @returns A new client; close it.
  */
-export function daemonClient(config: Config, options: { retries?: number } = {}): ShotGridClient {
+export function daemonClient(
+  config: Config,
+  options: { retries?: number; fetch?: typeof fetch } = {},
+): ShotGridClient {
   return new ShotGridClient({
     url: config.shotgrid.url,
     scriptName: config.shotgrid.scriptName,
@@ -41,5 +44,6 @@ export function daemonClient(config: Config, options: { retries?: number } = {})
     timeoutMs: config.shotgrid.timeoutMs,
     retries: options.retries ?? 1,
     userAgent: "sgevents",
+    ...(options.fetch ? { fetch: options.fetch } : {}),
   });
 }

@@ -9,6 +9,9 @@ import { getLogger } from "@logtape/logtape";
 import { prepareWritableFolders } from "../config/folders.ts";
 import type { Config } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
+import { DaemonMetrics } from "../http/metrics.ts";
+import { HttpServer } from "../http/server.ts";
+import { engineStatus } from "../http/status.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import type { PluginFile } from "../engine/types.ts";
 import { setupLogging } from "../log/setup.ts";
@@ -85,13 +88,16 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
     controller.abort();
   }, { once: true });
   try {
+    // Without the http section nothing is counted (the engine's default observer).
+    const metrics = config.http ? new DaemonMetrics() : null;
     const store = await StateStore.open(config.daemon.stateFile, {
       site: config.shotgrid.url,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      ...(metrics ? { onSave: (seconds: number) => metrics.stateSaved(seconds) } : {}),
     });
     let failure: { error: unknown } | null = null;
     try {
-      await runEngine(config, store, controller.signal, options.once);
+      await runEngine(config, store, { signal: controller.signal, once: options.once, metrics });
     } catch (error) {
       failure = { error };
     }
@@ -111,11 +117,11 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
 async function runEngine(
   config: Config,
   store: StateStore,
-  signal: AbortSignal,
-  once: boolean,
+  options: { signal: AbortSignal; once: boolean; metrics: DaemonMetrics | null },
 ): Promise<void> {
+  const { signal, once, metrics } = options;
   const logger = getLogger(["sgevents", "daemon"]);
-  await using client = daemonClient(config);
+  await using client = daemonClient(config, metrics ? { fetch: metrics.siteFetch() } : {});
   logger.info("sgevents {version} starting: site {site}, state {state}, plugins {paths}", {
     version,
     site: config.shotgrid.url,
@@ -133,8 +139,38 @@ async function runEngine(
       onProblem: logDiscoveryProblem,
     }),
     once,
+    ...(metrics ? { observer: metrics } : {}),
   });
-  await engine.run(signal);
+  let running = false;
+  await using _server = config.http && metrics
+    ? startServer(config, { engine, store, metrics, running: () => running })
+    : null;
+  running = true;
+  try {
+    await engine.run(signal);
+  } finally {
+    running = false;
+  }
+}
+
+function startServer(
+  config: Config,
+  parts: {
+    engine: Engine;
+    store: StateStore;
+    metrics: DaemonMetrics;
+    running: () => boolean;
+  },
+): HttpServer {
+  const server = HttpServer.start(config.http!, {
+    status: engineStatus(parts.engine, { store: parts.store, running: parts.running }),
+    metrics: parts.metrics,
+    stateFile: config.daemon.stateFile,
+    wake: () => parts.engine.wake(),
+    readyWithinMs: Math.max(60_000, 3 * config.daemon.fetchIntervalMs),
+  });
+  getLogger(["sgevents", "http"]).info("HTTP listening on {url}", { url: server.url });
+  return server;
 }
 
 async function startHost(config: Config, plugin: PluginFile): Promise<PluginHost> {

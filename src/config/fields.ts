@@ -276,3 +276,21 @@ export function parseAddress(value: unknown): string | undefined {
     ? value.trim()
     : undefined;
 }
+
+/** A `host:port` address (`[::1]:8422` for IPv6; port 0 picks a free port). */
+export function parseListen(value: unknown): { hostname: string; port: number } | undefined {
+  if (typeof value !== "string") return undefined;
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s\[\]]+)):(\d{1,5})$/.exec(value.trim());
+  if (!match) return undefined;
+  const port = Number(match[3]);
+  if (port > 65535) return undefined;
+  return { hostname: match[1] ?? match[2]!, port };
+}
+
+/** The expectation for `http.listen`. */
+export const listenText = "an address host:port such as 127.0.0.1:8422 (port 0: any free port)";
+
+/** Whether a host name is a loopback address (reachable from this machine only). */
+export function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}

@@ -8,7 +8,7 @@ import { parseDocument } from "yaml";
 import { redact } from "../log/redact.ts";
 import { type Env, substituteEnv } from "./env.ts";
 import { ConfigError } from "./errors.ts";
-import { parseBoolean } from "./fields.ts";
+import { isLoopback, parseBoolean, parseListen } from "./fields.ts";
 import { formatPath, issueLines } from "./issues.ts";
 import { configSchema, type ParsedConfig } from "./schema.ts";
 import type { Config, PluginPermissions, PluginSettings } from "./types.ts";
@@ -130,7 +130,7 @@ export function parseConfig(text: string, options: ParseConfigOptions): Config {
   }
   if (typeof raw !== "object" || Array.isArray(raw)) {
     fail([
-      "the file is not a mapping; expected sections shotgrid, daemon, plugins, logging, email",
+      "the file is not a mapping; expected sections shotgrid, daemon, plugins, logging, email, http",
     ]);
   }
   const substituted = substituteEnv(raw, options.env ?? Deno.env.toObject());
@@ -182,6 +182,19 @@ function crossChecks(tree: Record<string, unknown>): string[] {
   if (parseBoolean(logging["timing"]) === true && !present(logging, "dir")) {
     problems.push("logging.timing: true needs logging.dir, where timing.log is written");
   }
+  const http = tree["http"];
+  if (typeof http === "object" && http !== null && !Array.isArray(http)) {
+    const mapping = http as Record<string, unknown>;
+    const listen = mapping["listen"] ?? "127.0.0.1:8422";
+    const address = parseListen(listen);
+    if (address && !isLoopback(address.hostname) && !present(mapping, "token_file")) {
+      problems.push(
+        `http.token_file: missing; expected a token file when http.listen ${
+          JSON.stringify(listen)
+        } is not a loopback address`,
+      );
+    }
+  }
   return problems;
 }
 
@@ -193,7 +206,7 @@ function permissionsOf(parsed: Record<string, unknown> | null): PluginPermission
 }
 
 function toConfig(source: string, parsed: ParsedConfig): Config {
-  const { shotgrid, daemon, plugins, logging, email } = parsed;
+  const { shotgrid, daemon, plugins, logging, email, http } = parsed;
   const settings: Record<string, PluginSettings> = {};
   for (const [name, entry] of Object.entries(plugins.settings ?? {})) {
     settings[name] = {
@@ -259,6 +272,15 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       subject: email.subject,
       rateLimit: email.rate_limit,
       rateWindowMs: email.rate_window,
+    },
+    http: http === null ? null : {
+      listen: `${
+        http.listen.hostname.includes(":") ? `[${http.listen.hostname}]` : http.listen.hostname
+      }:${http.listen.port}`,
+      hostname: http.listen.hostname,
+      port: http.listen.port,
+      token: http.token_file,
+      webhookSecret: http.webhook_secret_file,
     },
   };
 }

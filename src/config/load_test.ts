@@ -128,7 +128,7 @@ Deno.test("parseConfig() refuses unknown keys everywhere and suggests the right 
   const cases: [string, string][] = [
     [
       "extra",
-      "config.yaml: extra: unknown key; expected one of: shotgrid, daemon, plugins, logging, email",
+      "config.yaml: extra: unknown key; expected one of: shotgrid, daemon, plugins, logging, email, http",
     ],
     [
       "daemon.fetch_intervall",
@@ -286,6 +286,7 @@ Deno.test("parseConfig() applies every default", () => {
       rateLimit: 10,
       rateWindowMs: 3_600_000,
     },
+    http: null,
   });
 });
 

@@ -16,11 +16,13 @@ import {
   integerText,
   leaf,
   levelText,
+  listenText,
   listLeaf,
   oneOf,
   parseAddress,
   parseBoolean,
   parseLevel,
+  parseListen,
   parseSizeValue,
   parseStartAt,
   parseText,
@@ -193,6 +195,11 @@ function buildSchema(context: SchemaContext) {
     rate_limit: leaf(integerIn(1), integerText(1), { value: 10 }),
     rate_window: leaf(duration(true), positiveDurationText, { value: 3_600_000 }),
   };
+  const http = {
+    listen: leaf(parseListen, listenText, { value: { hostname: "127.0.0.1", port: 8422 } }),
+    token_file: checkedLeaf(secretFile, pathText, { value: null }),
+    webhook_secret_file: checkedLeaf(secretFile, pathText, { value: null }),
+  };
   const section = <T extends z.core.$ZodLooseShape>(shape: T) =>
     z.preprocess((v) => v ?? {}, z.strictObject(shape)).prefault({});
 
@@ -202,9 +209,11 @@ function buildSchema(context: SchemaContext) {
     plugins: z.preprocess((v) => v ?? {}, z.strictObject(plugins)),
     logging: section(logging),
     email: section(email),
+    // Absent (or null): no HTTP server.
+    http: z.strictObject(http).nullable().default(null),
   });
   const knownKeys: Readonly<Record<string, readonly string[]>> = {
-    "": ["shotgrid", "daemon", "plugins", "logging", "email"],
+    "": ["shotgrid", "daemon", "plugins", "logging", "email", "http"],
     shotgrid: Object.keys(shotgrid),
     daemon: Object.keys(daemon),
     plugins: Object.keys(plugins),
@@ -212,6 +221,7 @@ function buildSchema(context: SchemaContext) {
     "plugins.settings.*.permissions": Object.keys(permissions),
     logging: Object.keys(logging),
     email: Object.keys(email),
+    http: Object.keys(http),
   };
   return { schema, knownKeys };
 }

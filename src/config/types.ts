@@ -109,6 +109,18 @@ export interface EmailConfig {
   readonly rateWindowMs: number;
 }
 
+/** The `http` section: the operator's HTTP server (health, metrics, API, page, webhook). */
+export interface HttpConfig {
+  /** `listen` as written, e.g. `127.0.0.1:8422` (port 0: any free port). */
+  readonly listen: string;
+  readonly hostname: string;
+  readonly port: number;
+  /** Secret: never log it. Needed by every POST; from `token_file`. */
+  readonly token: string | null;
+  /** Secret: never log it. Checks `X-SG-SIGNATURE` on `/webhook`; from `webhook_secret_file`. */
+  readonly webhookSecret: string | null;
+}
+
 /** The whole configuration. */
 export interface Config {
   /** The file it was read from, for messages. */
@@ -118,4 +130,6 @@ export interface Config {
   readonly plugins: PluginsConfig;
   readonly logging: LoggingConfig;
   readonly email: EmailConfig;
+  /** Null when the `http` section is absent (no server). */
+  readonly http?: HttpConfig | null;
 }

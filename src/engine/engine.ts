@@ -36,6 +36,7 @@ import {
   SettledHorizon,
 } from "./narrowing.ts";
 import { PageSource } from "./page_source.ts";
+import { type EngineObserver, noObserver } from "./observer.ts";
 import { withRecovery } from "./recovery.ts";
 import type { DeliveryHost, EventSource, PluginFile } from "./types.ts";
 
@@ -58,6 +59,8 @@ export interface EngineOptions {
   readonly startTogetherMs?: number;
   /** How often the site's newest id is compared with the cursors (default 30 s). */
   readonly siteCheckIntervalMs?: number;
+  /** Told of pages read, deliveries and failures (the HTTP server's metrics). */
+  readonly observer?: EngineObserver;
 }
 
 /** A plugin's run-time view, for `plugins list` and tests. */
@@ -111,6 +114,7 @@ export class Engine {
       batchSize: daemon.maxEventBatchSize,
       fetch: async (action, fn) => {
         const events = await fetch(action, fn) as ShotGridEvent[];
+        (options.observer ?? noObserver).pageRead(events);
         const last = events[events.length - 1];
         if (last) options.store.noteSiteNewest(last.id);
         return events as never;
@@ -150,6 +154,15 @@ export class Engine {
     };
   }
 
+  /**
+   * Make every caught-up lane read the log now instead of after `fetch_interval` (a
+   * webhook delivery). The log stays the one source of truth: nothing is delivered from
+   * the webhook itself.
+   */
+  wake(): void {
+    for (const lane of this.#lanes.values()) lane.wake();
+  }
+
   /** Each plugin's run-time status. */
   lanes(): LaneStatus[] {
     return [...this.#lanes.values()].map((lane) => ({
@@ -161,11 +174,6 @@ export class Engine {
       cursor: lane.cursor.position,
       status: lane.cursor.status,
     }));
-  }
-
-  /** Read at once in every lane (a webhook said the site changed): no `fetch_interval` wait. */
-  wake(): void {
-    for (const lane of this.#lanes.values()) lane.wake();
   }
 
   /**
@@ -343,6 +351,7 @@ export class Engine {
       pluginLogger: getLogger(["sgevents", "plugin", plugin.name]),
       once: this.#options.once ?? false,
       signal: this.#abort.signal,
+      observer: this.#options.observer ?? noObserver,
     });
     this.#lanes.set(plugin.name, lane);
     return lane;

@@ -25,6 +25,7 @@ import { findGaps } from "./backlog.ts";
 import type { BacklogResolver } from "./backlog_resolver.ts";
 import { CommandQueue } from "./lane_commands.ts";
 import { LaneReader, type LaneReaderOptions } from "./lane_reader.ts";
+import { type EngineObserver, noObserver } from "./observer.ts";
 import type { Page } from "./page_source.ts";
 import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFile } from "./types.ts";
 
@@ -57,6 +58,8 @@ export interface LaneOptions extends Omit<LaneReaderOptions, "plugin" | "logger"
   readonly once: boolean;
   /** Aborts every read when the daemon stops. */
   readonly signal: AbortSignal;
+  /** Told of deliveries and failures (the HTTP server's metrics). */
+  readonly observer?: EngineObserver;
 }
 
 /** One plugin's delivery loop. */
@@ -161,10 +164,13 @@ export class Lane {
     });
   }
 
-  /** Read at once, without waiting out `fetch_interval` (a webhook said something changed). */
+  /**
+   * Read the next page now instead of after `fetch_interval` (a webhook said something
+   * changed). A delivery under way is not interrupted.
+   */
   wake(): void {
-    this.#reader.rush();
-    this.#wake.abort();
+    this.#reader.wake();
+    if (!this.#delivering) this.#wake.abort();
   }
 
   /**
@@ -348,7 +354,11 @@ export class Lane {
     await this.#options.checkpoint({ durable: false });
     this.#delivering = true;
     try {
-      return await host.deliver(events, { signal: this.#options.signal });
+      const started = performance.now();
+      const report = await host.deliver(events, { signal: this.#options.signal });
+      const seconds = (performance.now() - started) / 1000;
+      this.#observer.deliverySeconds(this.name, seconds, report.done);
+      return report;
     } finally {
       this.#delivering = false;
       this.#cursor.endDelivery();
@@ -417,9 +427,13 @@ export class Lane {
   }
 
   #count(host: DeliveryHost, events: readonly ShotGridEvent[], done: number): void {
-    let wanted = 0;
-    for (let i = 0; i < done; i++) if (host.wants(events[i]!)) wanted++;
-    this.#cursor.counted(wanted);
+    const wanted = events.slice(0, done).filter((event) => host.wants(event));
+    this.#cursor.counted(wanted.length);
+    if (wanted.length > 0) this.#observer.delivered(this.name, wanted);
+  }
+
+  get #observer(): EngineObserver {
+    return this.#options.observer ?? noObserver;
   }
 
   #recordFailures(
@@ -428,6 +442,8 @@ export class Lane {
     fromBacklog: boolean,
   ): void {
     const { pluginLogger } = this.#options;
+    const failures = report.skipped.length + (report.paused ? 1 : 0);
+    if (failures > 0) this.#observer.callbackFailed(this.name, failures);
     this.#cursor.recordSkipped(report.skipped);
     for (const failure of report.skipped) {
       pluginLogger.error(

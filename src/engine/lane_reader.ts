@@ -36,6 +36,8 @@ export class LaneReader {
   /** Narrowed reads failed: whole pages until then (epoch ms). */
   #narrowAfter = 0;
   #caughtUp = false;
+  /** When {@link wake} was last called (epoch ms): a page read before it is read again. */
+  #wokenAt = 0;
 
   /**
    * @param options Page source, narrowing, clock and intervals.
@@ -49,10 +51,17 @@ export class LaneReader {
     return this.#caughtUp;
   }
 
-  /** Read the next page at once (after a skip, resume or webhook: the lane may be behind). */
+  /** Read the next page at once (after a skip or resume: the lane may be behind). */
   rush(): void {
     this.#notBefore = 0;
     this.#behind = true;
+  }
+
+  /** Something changed on the site (a webhook): only a read started after now will do. */
+  wake(): void {
+    this.#wokenAt = this.#options.clock();
+    // One started in the same ms may predate the wake-up.
+    this.#notBefore = Math.min(this.#notBefore, this.#wokenAt + 1);
   }
 
   /**
@@ -94,6 +103,11 @@ export class LaneReader {
     const more = page.full || page.narrowed;
     this.#behind = more;
     this.#caughtUp = !more;
-    this.#notBefore = more ? 0 : page.fetchedAt + this.#options.fetchIntervalMs;
+    // A wake-up after this page's read started means it may lack what woke the lane.
+    this.#notBefore = more
+      ? 0
+      : page.fetchedAt <= this.#wokenAt
+      ? this.#wokenAt + 1
+      : page.fetchedAt + this.#options.fetchIntervalMs;
   }
 }

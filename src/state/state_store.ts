@@ -35,6 +35,8 @@ export interface StateStoreOptions {
   readonly saveRetryDelaysMs?: readonly number[];
   /** Waits between save attempts (a real timer by default). */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Told how long each write took (the HTTP server's `sgevents_state_save_seconds`). */
+  readonly onSave?: (seconds: number) => void;
 }
 
 /** How many run-time request acknowledgements are kept. */
@@ -63,6 +65,7 @@ export class StateStore implements AsyncDisposable {
   /** Whether the last save failed (then closing tries once more, without the waits). */
   #failed = false;
   #closing = false;
+  #onSave: ((seconds: number) => void) | undefined;
 
   private constructor(
     file: string,
@@ -79,6 +82,7 @@ export class StateStore implements AsyncDisposable {
     this.#backlogTimeoutMs = options.backlogTimeoutMs;
     this.#retryDelaysMs = options.saveRetryDelaysMs ?? [200, 1000];
     this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#onSave = options.onSave;
   }
 
   /**
@@ -175,6 +179,11 @@ export class StateStore implements AsyncDisposable {
     this.#cursors.delete(name);
   }
 
+  /** When the state was last saved (ISO 8601), or null. */
+  get savedAt(): string | null {
+    return this.#doc.savedAt;
+  }
+
   /** The highest event id seen on the site, or null. */
   get siteNewest(): number | null {
     return this.#doc.siteNewest;
@@ -254,6 +263,7 @@ export class StateStore implements AsyncDisposable {
     if (!lock) throw new TypeError("State store is closed");
     for (let attempt = 0;; attempt++) {
       try {
+        const started = performance.now();
         await lock.verify();
         this.#doc.savedAt = new Date(this.#clock()).toISOString();
         const next = await replaceFile(this.file, serializeState(this.#doc), {
@@ -263,6 +273,7 @@ export class StateStore implements AsyncDisposable {
         lock.replaced(next);
         this.#writes++;
         this.#failed = false;
+        this.#onSave?.((performance.now() - started) / 1000);
         return;
       } catch (error) {
         // Another process replaced the file: writing again would only make things worse.
