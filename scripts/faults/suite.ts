@@ -6,6 +6,7 @@
  */
 import { badConfigs, badPlugins, badStateFiles } from "./bad_input.ts";
 import { gapScenario } from "./gaps.ts";
+import { crashLoop, hostilePages, siteRestore } from "./hostile.ts";
 import type { Check } from "./harness.ts";
 import { killRestart } from "./kill.ts";
 import { faultySite } from "./site.ts";
@@ -100,6 +101,9 @@ export function faultScenarios(options: { quick: boolean }): Scenario[] {
       name: "unwritable state folder at stop",
       run: () => unwritableAtStop({ preload: q ? 20 : 200 }),
     },
+    { name: "hostile event pages", run: () => hostilePages() },
+    { name: "site restored from an older backup", run: () => siteRestore() },
+    { name: "a plugin exhausting the heap (crash loop)", run: () => crashLoop() },
     { name: "bad configs", run: () => badConfigs({ quick: q }) },
     { name: "bad state files", run: () => badStateFiles() },
     { name: "bad plugins", run: () => badPlugins({ callbackTimeout: q ? "1s" : "2s" }) },
