@@ -138,7 +138,10 @@ export async function hostilePages(): Promise<Check[]> {
     daemon: { max_event_batch_size: 5, max_conn_retries: 5, narrow_reads: false },
   });
   await using daemon = spawnSgevents(["daemon", "-c", ws.configFile, "--once"]);
+  // A daemon caught in a poisoned page never ends on its own (it did, before the ids were checked).
+  const limit = setTimeout(() => daemon.kill("SIGKILL"), 60_000);
   const code = await daemon.exited;
+  clearTimeout(limit);
   const output = daemon.output();
   checks.push(check("hostile pages: the daemon ran to the end", code === 0, `exit ${code}`));
   checks.push(
