@@ -10,7 +10,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import type { Config, StartAt } from "../config/types.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import type { StateStore } from "../state/state_store.ts";
+import { StateSaveError, type StateStore } from "../state/state_store.ts";
 import type { PluginCursor } from "../state/cursor.ts";
 import {
   type Clock,
@@ -91,6 +91,8 @@ export class Engine {
   #closing = new Set<Promise<void>>();
   #firstStart = false;
   #probe = new ProbeQueue();
+  /** A failure no retry can mend (the state file replaced under the daemon): the run ends. */
+  #fatal: Error | null = null;
 
   /**
    * @param options Source, state, plugin loader and settings.
@@ -218,6 +220,24 @@ export class Engine {
       iterator.return?.().catch(() => {});
       await this.#shutdown();
     }
+    if (this.#fatal) throw this.#fatal;
+  }
+
+  /**
+   * Save the state for a lane. A save that must not be retried (another process replaced
+   * the state file: writing on would overwrite its state) stops the whole daemon, once.
+   */
+  async #save(options?: { durable?: boolean }): Promise<void> {
+    try {
+      await this.#options.store.checkpoint(options);
+    } catch (error) {
+      if (error instanceof StateSaveError && !error.retriable && !this.#fatal) {
+        this.#fatal = error;
+        this.#logger.fatal("Stopping: {error}", { error: error.message });
+        this.#abort.abort(error);
+      }
+      throw error;
+    }
   }
 
   async #shutdown(): Promise<void> {
@@ -238,6 +258,8 @@ export class Engine {
     }
     this.#abort.abort();
     await Promise.all([...lanes.map((lane) => lane.close().catch(() => {})), ...this.#closing]);
+    // After a fatal save error, saving again would overwrite what replaced the file.
+    if (this.#fatal) return;
     await this.#options.store.checkpoint();
     this.#logger.info("Stopped; state saved to {file}", { file: this.#options.store.file });
   }
@@ -337,7 +359,7 @@ export class Engine {
       resolver: this.#resolver,
       probe: this.#probe,
       connRetrySleepMs: config.daemon.connRetrySleepMs,
-      checkpoint: (options) => store.checkpoint(options),
+      checkpoint: (options) => this.#save(options),
       startHost: this.#options.startHost,
       exclude: (event) => isIgnored(event, ignored),
       projects: projects ? new Set(projects) : null,

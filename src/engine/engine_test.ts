@@ -363,3 +363,54 @@ Deno.test("Engine stopped while placing plugins places none, so the next start i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Engine stops, without saving over it, when another process replaced its state file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(5);
+    // The second batch waits for the gate: no save is under way while the file is replaced.
+    const inBatch = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
+    class GatedHost extends RecordingHost {
+      override async deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+        if (this.seen.length > 0) {
+          inBatch.resolve();
+          await gate.promise;
+        }
+        return await super.deliver(events);
+      }
+    }
+    const host = new GatedHost("a", "/a.ts", "1");
+    const config = testConfig(`${dir}/s.json`, { maxEventBatchSize: 5 });
+    const store = await StateStore.open(config.daemon.stateFile, {
+      site: config.shotgrid.url,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+    });
+    const stop = new AbortController();
+    const engine = new Engine({
+      config,
+      source: log,
+      store,
+      startHost: () => Promise.resolve(host),
+      plugins: forever([{ name: "a", file: "/a.ts", hash: "1" }], stop.signal),
+    });
+    const run = engine.run(stop.signal);
+    log.add(3);
+    await inBatch.promise;
+    // Another process writes its own state over ours (a second daemon, a restore by hand).
+    const theirs = `${dir}/theirs.json`;
+    await Deno.writeTextFile(theirs, await Deno.readTextFile(store.file));
+    await Deno.rename(theirs, store.file);
+    const replaced = await Deno.readTextFile(store.file);
+    gate.resolve();
+    await assert.rejects(run, {
+      name: "StateSaveError",
+      message: /was replaced by another process/,
+    });
+    assert.equal(await Deno.readTextFile(store.file), replaced, "their file is left as it was");
+    await store.close().catch(() => {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
