@@ -15,6 +15,7 @@ import { setPluginEmails } from "../log/email.ts";
 import { discoverPlugins } from "../plugins/discovery.ts";
 import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
+import { WorkerPool } from "../plugins/worker_pool.ts";
 import { StateStore } from "../state/state_store.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { earlySignal } from "./shutdown.ts";
@@ -83,26 +84,52 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
       state: config.daemon.stateFile,
       paths: config.plugins.paths.join(", "),
     });
+    const pool = new WorkerPool({
+      ...(config.plugins.workers ? { workers: config.plugins.workers } : {}),
+      site: { url: config.shotgrid.url, proxy: config.shotgrid.proxy },
+    });
+    const plugins = options.once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
+      signal: controller.signal,
+      rescanIntervalMs: config.plugins.rescanIntervalMs,
+    });
     const engine = new Engine({
       config,
       source: new ShotGridEventSource(client),
       store,
-      startHost: (plugin) => startHost(config, plugin),
-      plugins: options.once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
-        signal: controller.signal,
-        rescanIntervalMs: config.plugins.rescanIntervalMs,
-      }),
+      startHost: (plugin) => startHost(config, plugin, pool),
+      plugins: planned(plugins, pool),
       once: options.once,
     });
-    await engine.run(controller.signal);
+    try {
+      await engine.run(controller.signal);
+    } finally {
+      pool.close();
+    }
   } finally {
     for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   }
 }
 
-async function startHost(config: Config, plugin: PluginFileInfo): Promise<PluginHost> {
+/** Placement follows processing order (discovery's), whatever order hosts start in. */
+async function* planned(
+  lists: AsyncIterable<PluginFileInfo[]>,
+  pool: WorkerPool,
+): AsyncIterable<PluginFileInfo[]> {
+  for await (const list of lists) {
+    pool.plan(list.map((plugin) => plugin.name));
+    yield list;
+  }
+}
+
+async function startHost(
+  config: Config,
+  plugin: PluginFileInfo,
+  pool: WorkerPool,
+): Promise<PluginHost> {
   const settings = config.plugins.settings[plugin.name];
   const host = await PluginHost.start(plugin, {
+    pool,
+    isolate: settings?.isolate ?? false,
     shotgrid: {
       url: config.shotgrid.url,
       proxy: config.shotgrid.proxy,

@@ -12,6 +12,7 @@ import { checkPlugin } from "./dispatch.ts";
 import { ReportedFailure } from "./errors.ts";
 import { changeState } from "./state_change.ts";
 import { formatTable } from "./table.ts";
+import { WorkerPool } from "../plugins/worker_pool.ts";
 
 /**
  * The `plugins` command and its subcommands.
@@ -26,7 +27,7 @@ export function pluginsCommand(): Command {
     .option("--json", "print JSON instead of a table")
     .addHelpText(
       "after",
-      "\nEach plugin is loaded in its own Worker, as the daemon would; nothing is delivered.\n\nExamples:\n  sgevents plugins list\n  sgevents plugins list --json | jq '.[] | select(.status != \"ready\")'",
+      "\nEach plugin is loaded in a Worker of its own to check it; nothing is delivered. WORKER is where the daemon runs it: a shared pool Worker (plugins.workers, round-robin in processing order) or its own (isolate, permissions).\n\nExamples:\n  sgevents plugins list\n  sgevents plugins list --json | jq '.[] | select(.status != \"ready\")'",
     )
     .action(async (options: { config?: string; json?: boolean }) => {
       const config = await loadCommandConfig(options.config);
@@ -81,6 +82,8 @@ export interface PluginRow {
   readonly file: string | null;
   /** ready, failed (cannot load), disabled, orphaned (state but no file), or duplicate. */
   readonly status: string;
+  /** The Worker the daemon runs it in (`worker 1`: shared; `plugin <name>`: its own). */
+  readonly worker: string | null;
   readonly paused: { eventId: number; error: string } | null;
   readonly callbacks: readonly { name: string; matchEvents: unknown; stopOnError: boolean }[];
   readonly lastError: string | null;
@@ -98,6 +101,14 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
   const found = await discoverPlugins(config.plugins.paths, { onProblem: (p) => problems.push(p) });
   const doc = await readStateFile(config.daemon.stateFile);
   const rows: PluginRow[] = [];
+  // Placement as the daemon's pool makes it (no Worker is started for this).
+  const pool = new WorkerPool({
+    ...(config.plugins.workers ? { workers: config.plugins.workers } : {}),
+    site: { url: config.shotgrid.url, proxy: config.shotgrid.proxy },
+  });
+  pool.plan(
+    found.filter((p) => config.plugins.settings[p.name]?.enabled !== false).map((p) => p.name),
+  );
   for (const plugin of found) {
     const state = doc?.plugins.get(plugin.name) ?? null;
     const settings = config.plugins.settings[plugin.name];
@@ -109,6 +120,7 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
         name: plugin.name,
         file: plugin.file,
         status: "disabled",
+        worker: null,
         paused,
         callbacks: [],
         lastError: null,
@@ -120,6 +132,10 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       name: plugin.name,
       file: plugin.file,
       status: result.status === "ready" ? (paused ? "paused" : "ready") : "failed",
+      worker: pool.place(plugin.name, {
+        isolate: settings?.isolate ?? false,
+        permissions: settings?.permissions ?? null,
+      }).name,
       paused,
       callbacks: result.callbacks.map((cb) => ({
         name: cb.name,
@@ -134,6 +150,7 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       name: "-",
       file: problem.path,
       status: "skipped",
+      worker: null,
       paused: null,
       callbacks: [],
       lastError: problem.reason,
@@ -146,6 +163,7 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       name,
       file: null,
       status: "orphaned",
+      worker: null,
       paused: null,
       callbacks: [],
       lastError: state.lastError,
@@ -160,10 +178,11 @@ function printList(rows: readonly PluginRow[]): void {
     return;
   }
   console.log(formatTable(
-    ["PLUGIN", "STATUS", "CALLBACKS", "MATCHEVENTS", "LAST ERROR"],
+    ["PLUGIN", "STATUS", "WORKER", "CALLBACKS", "MATCHEVENTS", "LAST ERROR"],
     rows.map((row) => [
       row.name,
       row.paused ? `paused at ${row.paused.eventId}` : row.status,
+      row.worker,
       row.callbacks.map((cb) => cb.name).join(", ") || null,
       row.callbacks.map((cb) => JSON.stringify(cb.matchEvents ?? {})).join(" | ") || null,
       row.lastError?.split("\n")[0]?.slice(0, 100) ?? null,

@@ -372,13 +372,15 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
       if (result.collateral) {
         // Another plugin ended the Worker: nothing is charged to this one; an attempt
         // that was running runs again (uncharged), one waiting to retry keeps its count.
-        if (callbackIndex >= 0) {
+        if (callbackIndex >= result.next) {
           resume = {
             callbackIndex,
             failedAttempts: running ? attempt - 1 : attempt,
             error: resume?.error ?? "",
             stack: null,
           };
+        } else if (result.next > 0) {
+          resume = { callbackIndex: result.next, failedAttempts: 0, error: "", stack: null };
         }
         this.#log.info("Restarting plugin {plugin} at event {eventId}: {error}", {
           plugin: this.name,

@@ -81,6 +81,8 @@ export interface WorkerSnapshot {
   readonly attempt: number;
   /** Whether that attempt was running (not waiting to retry). */
   readonly running: boolean;
+  /** Callbacks before this index are finished on event `done`. */
+  readonly next: number;
 }
 
 /** What became of one batch in one worker. */
@@ -486,6 +488,7 @@ export class Seat {
       callbackIndex: Atomics.load(ints, slot.callback),
       attempt: Atomics.load(ints, slot.attempt),
       running: Atomics.load(ints, slot.running) === 1,
+      next: Atomics.load(ints, slot.next),
     };
   }
 

@@ -37,6 +37,11 @@ export const slot = {
   timeoutMs: 5,
   /** Worker: the longest synchronous run of a callback on one event so far, in ms. */
   cpuMs: 6,
+  /**
+   * Worker: callbacks before this index are finished on event `done` (written as soon as
+   * a callback returns, so a Worker ended by a co-tenant repeats none of them).
+   */
+  next: 7,
 } as const;
 
 const int32Slots = 8;

@@ -178,6 +178,7 @@ export class Tenant {
       const event = events[index]!;
       const resumeHere = index === 0 ? resume : null;
       const first = resumeHere?.callbackIndex ?? 0;
+      Atomics.store(ints, slot.next, first);
       for (let c = first; c < registrations.length; c++) {
         const registration = registrations[c]!;
         if (!single && !registration.matches(event)) continue;
@@ -204,6 +205,7 @@ export class Tenant {
         }
       }
       betweenEvents(ints);
+      Atomics.store(ints, slot.next, 0);
       Atomics.store(ints, slot.done, index + 1);
     }
     post({ kind: "done", tenant: this.id, seq, done: index, paused, stopped, partial, timings });
@@ -329,7 +331,10 @@ export class Tenant {
       }
       // Most callbacks return at once: no timer, controller or listener is set up for them.
       // One that never returns (a CPU loop) is the host's watchdog's business.
-      if (!isThenable(result)) return;
+      if (!isThenable(result)) return void Atomics.store(ints, slot.next, index + 1);
+      // Marked in the first reaction to the callback's own promise: a co-tenant's code that
+      // runs later and ends the Worker finds this callback finished.
+      result = Promise.resolve(result).then(() => Atomics.store(ints, slot.next, index + 1));
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
