@@ -27,7 +27,7 @@ export function pluginsCommand(): Command {
     .option("--json", "print JSON instead of a table")
     .addHelpText(
       "after",
-      "\nEach plugin is loaded in a Worker of its own to check it; nothing is delivered. WORKER is where the daemon runs it: a shared pool Worker (plugins.workers, round-robin in processing order) or its own (isolate, permissions).\n\nExamples:\n  sgevents plugins list\n  sgevents plugins list --json | jq '.[] | select(.status != \"ready\")'",
+      "\nEach plugin is loaded in a Worker of its own to check it; nothing is delivered.\nWORKER is where the daemon runs it: a shared Worker of the pool (plugins.workers, round-robin\nin processing order) or one of its own (isolate, permissions).\n\nExamples:\n  sgevents plugins list\n  sgevents plugins list --json | jq '.[] | select(.status != \"ready\")'",
     )
     .action(async (options: { config?: string; json?: boolean }) => {
       const config = await loadCommandConfig(options.config);
