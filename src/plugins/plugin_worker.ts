@@ -28,6 +28,7 @@ import {
   controlBlock,
   type FailedEvent,
   type HostMessage,
+  packIndices,
   type PagePayload,
   type Resume,
   slot,
@@ -296,7 +297,7 @@ export class PluginWorker {
     const id = this.#nextPage++;
     this.#pages.push({ id, events, held });
     while (this.#pages.length > maxPages) evict.push(this.#pages.shift()!.id);
-    return { id, bytes: serializeEvents(events, union), indices: union, evict };
+    return { id, bytes: serializeEvents(events, union), indices: packIndices(union), evict };
   }
 
   #terminate(): void {
@@ -445,7 +446,15 @@ export class Seat {
       this.#pending = { seq, skipped, resolve };
       const worker = this.#worker;
       const page = worker.page(events, indices);
-      worker.post({ kind: "deliver", tenant: this.#tenant, seq, page, indices, resume, timing });
+      worker.post({
+        kind: "deliver",
+        tenant: this.#tenant,
+        seq,
+        page,
+        indices: packIndices(indices),
+        resume,
+        timing,
+      });
       watchdog = watchCallbacks(this.#control, {
         graceMs,
         onHung: ({ callbackIndex, timeoutMs }) =>

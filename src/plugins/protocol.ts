@@ -106,6 +106,40 @@ export interface Resume {
 }
 
 /**
+ * Ascending page indices as they cross to a Worker: a run `from..from+count-1` (the
+ * common case: a plugin wanting every event), else an Int32Array (copied as one block;
+ * a JS array of numbers is cloned element by element).
+ */
+export type IndexList = { readonly from: number; readonly count: number } | Int32Array;
+
+/**
+ * Pack ascending indices.
+ *
+ * @param indices Ascending indices.
+ * @returns A run when they are consecutive, else a typed array of them.
+ */
+export function packIndices(indices: readonly number[]): IndexList {
+  const from = indices[0] ?? 0;
+  const count = indices.length;
+  if (count === 0 || indices[count - 1] === from + count - 1) return { from, count };
+  return Int32Array.from(indices);
+}
+
+/**
+ * Call `each` with every index of `list`, in order.
+ *
+ * @param list Packed indices.
+ * @param each Called per index with its position in the list.
+ */
+export function forEachIndex(
+  list: IndexList,
+  each: (index: number, position: number) => void,
+): void {
+  if (list instanceof Int32Array) { for (let i = 0; i < list.length; i++) each(list[i]!, i); }
+  else for (let i = 0; i < list.count; i++) each(list.from + i, i);
+}
+
+/**
  * A page of events as a Worker holds it: one shared copy of the events any of its plugins
  * wants, parsed and frozen once (see page_cache.ts).
  */
@@ -115,7 +149,7 @@ export interface PagePayload {
   /** The events, one JSON array, UTF-8 in shared memory; null when the Worker holds the page. */
   readonly bytes: Uint8Array<SharedArrayBuffer> | null;
   /** With `bytes`: the page index of each of its events. */
-  readonly indices: readonly number[] | null;
+  readonly indices: IndexList | null;
   /** Pages the Worker may drop now. */
   readonly evict: readonly number[];
 }
@@ -139,7 +173,7 @@ export type HostMessage =
     readonly seq: number;
     readonly page: PagePayload;
     /** The page indices of the events this plugin is given, ascending. */
-    readonly indices: readonly number[];
+    readonly indices: IndexList;
     readonly resume: Resume | null;
     readonly timing: boolean;
   }

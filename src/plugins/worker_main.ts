@@ -12,7 +12,13 @@
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { describeError } from "./errors.ts";
 import type { PluginLogger } from "./mod.ts";
-import type { HostMessage, LogRecordMessage, PagePayload, WorkerMessage } from "./protocol.ts";
+import {
+  forEachIndex,
+  type HostMessage,
+  type LogRecordMessage,
+  type PagePayload,
+  type WorkerMessage,
+} from "./protocol.ts";
 import { Tenant } from "./worker_tenant.ts";
 
 interface WorkerScope {
@@ -157,7 +163,8 @@ scope.onmessage = (event) => {
       break;
     case "deliver": {
       const held = page(message.page);
-      const events = message.indices.map((i) => held[i]!);
+      const events: ShotGridEvent[] = [];
+      forEachIndex(message.indices, (i) => events.push(held[i]!));
       const tenant = tenants.get(message.tenant);
       if (!tenant) break;
       void tenant.deliver(message.seq, events, {
@@ -183,8 +190,7 @@ function page(payload: PagePayload): readonly (ShotGridEvent | undefined)[] {
   if (payload.bytes === null) return pages.get(payload.id) ?? [];
   const parsed = JSON.parse(decoder.decode(payload.bytes)) as ShotGridEvent[];
   const held: (ShotGridEvent | undefined)[] = [];
-  const indices = payload.indices ?? [];
-  for (let i = 0; i < parsed.length; i++) held[indices[i]!] = deepFreeze(parsed[i]!);
+  if (payload.indices) forEachIndex(payload.indices, (i, at) => held[i] = deepFreeze(parsed[at]!));
   pages.set(payload.id, held);
   return held;
 }

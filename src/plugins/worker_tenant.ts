@@ -187,7 +187,27 @@ export class Tenant {
           partial = c === first && resumeHere ? resumeHere : fresh(c);
           break batch;
         }
-        const outcome = await this.#runWithRetries(registration, c, event, resumeHere, timing);
+        // The first attempt starts here: a callback that returns at once (the common
+        // case) costs no promise, closure or outcome record.
+        let begun: Promise<void> | null = null;
+        if (!timing && resumeHere?.callbackIndex !== c) {
+          const ctx = new Context(1, this.settings.plugin, this.#shutdown.signal);
+          try {
+            const result = this.#begin(registration, c, event, 1, ctx);
+            if (!isThenable(result)) {
+              ctx.dispose();
+              continue;
+            }
+            begun = this.#settle(result, registration, ctx);
+          } catch (error) {
+            ctx.dispose();
+            begun = Promise.reject(error);
+          }
+        }
+        const outcome = await this.#runWithRetries(registration, c, event, resumeHere, {
+          timing,
+          begun,
+        });
         if (timing && outcome.kind !== "stopped") timings.push(outcome.timing);
         if (outcome.kind === "stopped") {
           stopped = true;
@@ -216,8 +236,9 @@ export class Tenant {
     index: number,
     event: ShotGridEvent,
     resume: Resume | null,
-    timing: boolean,
+    options: { timing: boolean; begun: Promise<void> | null },
   ): Promise<Outcome> {
+    const { timing, begun } = options;
     const { retries, backoff } = this.settings;
     const ints = this.#control.ints;
     const maxAttempts = retries + 1;
@@ -270,7 +291,7 @@ export class Tenant {
         }
       }
       try {
-        await this.#runOnce(registration, index, event, attempt);
+        await (attempt === 1 && begun ? begun : this.#runOnce(registration, index, event, attempt));
         return { kind: "ok", timing: timingOf(true, attempt) };
       } catch (error) {
         // Cut short by shutdown, not the plugin's failure: that attempt runs again later.
@@ -302,56 +323,91 @@ export class Tenant {
     event: ShotGridEvent,
     attempt: number,
   ): Promise<void> {
+    const ctx = new Context(attempt, this.settings.plugin, this.#shutdown.signal);
+    let result: unknown;
+    try {
+      result = this.#begin(registration, index, event, attempt, ctx);
+    } catch (error) {
+      ctx.dispose();
+      throw error;
+    }
+    if (!isThenable(result)) return ctx.dispose();
+    await this.#settle(result, registration, ctx);
+  }
+
+  /**
+   * Run an attempt up to the end of its synchronous part. A callback that returned is
+   * finished (marked in the control block); one that threw has failed; for a promise
+   * the attempt still runs (see `#settle`).
+   */
+  #begin(
+    registration: Registration,
+    index: number,
+    event: ShotGridEvent,
+    attempt: number,
+    ctx: Context,
+  ): unknown {
     const { ints, startedAt } = this.#control;
     const timeoutMs = registration.timeoutMs ?? this.settings.callbackTimeoutMs;
     Atomics.store(ints, slot.callback, index);
     Atomics.store(ints, slot.attempt, attempt);
     Atomics.store(ints, slot.timeoutMs, Math.min(timeoutMs, 2 ** 31 - 1));
     const start = performance.now();
-    Atomics.store(startedAt, 0, BigInt(Date.now()));
+    // One clock read per attempt: the epoch time derives from the monotonic one.
+    Atomics.store(startedAt, 0, BigInt(Math.floor(performance.timeOrigin + start)));
     Atomics.store(ints, slot.running, 1);
-    const ctx = new Context(attempt, this.settings.plugin, this.#shutdown.signal);
     const { running } = this.#scope;
+    let result: unknown;
+    running(this.id);
     try {
-      running(this.id);
-      let result: unknown;
-      try {
-        result = registration.callback(
-          this.#clientFor(registration, event),
-          this.#logger,
-          event,
-          registration.args,
-          ctx,
-        );
-      } finally {
-        running(null);
-        // The synchronous part is this thread's CPU, which co-tenants wait for.
-        const cpuMs = Math.ceil(performance.now() - start);
-        if (cpuMs > Atomics.load(ints, slot.cpuMs)) Atomics.store(ints, slot.cpuMs, cpuMs);
-      }
-      // Most callbacks return at once: no timer, controller or listener is set up for them.
-      // One that never returns (a CPU loop) is the host's watchdog's business.
-      if (!isThenable(result)) return void Atomics.store(ints, slot.next, index + 1);
-      // Marked in the first reaction to the callback's own promise: a co-tenant's code that
-      // runs later and ends the Worker finds this callback finished.
-      result = Promise.resolve(result).then(() => Atomics.store(ints, slot.next, index + 1));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const error = new DOMException(
-            `Callback ${registration.name} timed out after ${timeoutMs} ms`,
-            "TimeoutError",
-          );
-          ctx.abort(error);
-          reject(error);
-        }, timeoutMs);
-      });
-      try {
-        await Promise.race([result, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      result = registration.callback(
+        this.#clientFor(registration, event),
+        this.#logger,
+        event,
+        registration.args,
+        ctx,
+      );
+    } catch (error) {
+      Atomics.store(ints, slot.running, 0);
+      throw error;
     } finally {
+      running(null);
+      // The synchronous part is this thread's CPU, which co-tenants wait for.
+      const cpuMs = Math.ceil(performance.now() - start);
+      if (cpuMs > Atomics.load(ints, slot.cpuMs)) Atomics.store(ints, slot.cpuMs, cpuMs);
+    }
+    // Most callbacks return at once: no timer, controller or listener is set up for them.
+    // One that never returns (a CPU loop) is the host's watchdog's business.
+    if (!isThenable(result)) {
+      Atomics.store(ints, slot.running, 0);
+      Atomics.store(ints, slot.next, index + 1);
+    }
+    return result;
+  }
+
+  /** Wait for an attempt's promise, up to its timeout. */
+  async #settle(result: PromiseLike<unknown>, registration: Registration, ctx: Context) {
+    const { ints } = this.#control;
+    const index = Atomics.load(ints, slot.callback);
+    const timeoutMs = registration.timeoutMs ?? this.settings.callbackTimeoutMs;
+    // Marked in the first reaction to the callback's own promise: a co-tenant's code that
+    // runs later and ends the Worker finds this callback finished.
+    const marked = Promise.resolve(result).then(() => Atomics.store(ints, slot.next, index + 1));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new DOMException(
+          `Callback ${registration.name} timed out after ${timeoutMs} ms`,
+          "TimeoutError",
+        );
+        ctx.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([marked, timeout]);
+    } finally {
+      clearTimeout(timer);
       Atomics.store(ints, slot.running, 0);
       ctx.dispose();
     }
