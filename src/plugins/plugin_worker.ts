@@ -258,9 +258,13 @@ export class PluginWorker {
   /** @internal Terminate the isolate and tell each seat how, with where it was. */
   end(ending: Ending): void {
     if (!this.#worker) return;
-    const blame = ending.blame ?? (this.#seats.size === 1 ? [...this.#seats.keys()][0]! : null);
     const seats = [...this.#seats.entries()];
     const snapshots = seats.map(([, seat]) => seat.snapshot());
+    // Unknown cause (a crash, `Deno.exit` after an await): the one plugin whose callback
+    // was running, if only one was; in a Worker of its own, its plugin.
+    const runningNow = seats.filter((_, i) => snapshots[i]!.running).map(([tenant]) => tenant);
+    const blame = ending.blame ??
+      (seats.length === 1 ? seats[0]![0] : runningNow.length === 1 ? runningNow[0]! : null);
     this.#terminate();
     let told = false;
     seats.forEach(([tenant, seat], i) => {
