@@ -160,6 +160,7 @@ export class PluginWorker {
   readonly #busy = new Int32Array(new SharedArrayBuffer(4));
   readonly #seats = new Map<number, Seat>();
   #worker: Worker | null = null;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #nextTenant = 0;
   #pages: { id: number; events: readonly ShotGridEvent[]; held: Uint8Array }[] = [];
   #nextPage = 1;
@@ -210,11 +211,40 @@ export class PluginWorker {
     return tenant;
   }
 
-  /** @internal A seat leaves: its plugin is unloaded; the last one out ends the isolate. */
-  detach(tenant: number): void {
+  /**
+   * @internal A seat leaves: its plugin is unloaded; the last one out ends the isolate.
+   * One whose code still holds the thread after `graceMs` (a loop its watchdog no longer
+   * watches) ends the isolate, so its co-tenants restart instead of waiting behind it.
+   */
+  detach(tenant: number, graceMs: number): void {
     if (!this.#seats.delete(tenant)) return;
     this.post({ kind: "unload", tenant });
-    if (this.#seats.size === 0) this.#terminate();
+    if (this.#seats.size === 0 || !this.#worker) return this.#terminate();
+    // Looked at later, not now: a batch posted just before may not have begun.
+    const worker = this.#worker;
+    const holds = () => this.#worker === worker && this.busyWith(tenant);
+    this.#later(graceMs, () => {
+      if (!holds()) return;
+      // Two looks apart: a leftover continuation of the unloaded plugin is not a loop.
+      this.#later(50, () => {
+        if (!holds()) return;
+        this.end({
+          reason: "a plugin closed while its callback held the thread (a loop) was still running",
+          blame: tenant,
+          hung: true,
+          killed: false,
+        });
+      });
+    });
+  }
+
+  /** A timer cancelled when the isolate ends. */
+  #later(ms: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      run();
+    }, ms);
+    this.#timers.add(timer);
   }
 
   /** @internal Start the isolate if it is not running. */
@@ -242,6 +272,11 @@ export class PluginWorker {
       });
     };
     worker.postMessage({ kind: "init", busy: this.#busy.buffer } satisfies HostMessage);
+  }
+
+  /** @internal Whether the tenant's code runs on the isolate's thread now. */
+  busyWith(tenant: number): boolean {
+    return Atomics.load(this.#busy, 0) === tenant + 1;
   }
 
   /** @internal Post to the isolate, if it runs. */
@@ -305,6 +340,8 @@ export class PluginWorker {
   }
 
   #terminate(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     this.#worker?.terminate();
     this.#worker = null;
     this.#pages = [];
@@ -378,7 +415,7 @@ export class Seat {
    * @param worker The new Worker.
    */
   moveTo(worker: PluginWorker): void {
-    this.#worker.detach(this.#tenant);
+    this.#worker.detach(this.#tenant, this.graceMs);
     this.#loaded = false;
     this.#worker = worker;
     this.#tenant = worker.attach(this);
@@ -484,7 +521,7 @@ export class Seat {
   /** Leave for good: a load in progress fails, a batch in progress ends `"closed"`. */
   close(): void {
     const done = Atomics.load(this.#control.ints, slot.done);
-    this.#worker.detach(this.#tenant);
+    this.#worker.detach(this.#tenant, this.graceMs);
     this.#loaded = false;
     this.#loadWaiter?.({
       kind: "failed",
@@ -586,14 +623,17 @@ export class Seat {
     this.#worker.start();
     const loadTimeoutMs = this.#settings.loadTimeoutMs ?? defaultLoadTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
     const result = await new Promise<LoadResult | "collateral">((resolve) => {
       this.#loadWaiter = resolve;
-      timer = setTimeout(() =>
+      timer = setTimeout(() => {
+        timedOut = true;
         resolve({
           kind: "failed",
           error:
             `Cannot load plugin "${this.owner.fileName}": it did not finish loading within ${loadTimeoutMs} ms`,
-        }), loadTimeoutMs);
+        });
+      }, loadTimeoutMs);
       this.#worker.post({
         kind: "load",
         tenant: this.#tenant,
@@ -605,7 +645,7 @@ export class Seat {
     });
     if (result !== "collateral" && result.kind === "failed") {
       // A top level that never finishes may hold the thread: a shared Worker restarts.
-      if (this.#worker.shared && this.#worker.size > 1 && result.error.includes("within")) {
+      if (timedOut && this.#worker.size > 1 && this.#worker.busyWith(this.#tenant)) {
         this.#worker.end({ reason: result.error, blame: this.#tenant, hung: true, killed: false });
       } else this.#worker.post({ kind: "unload", tenant: this.#tenant });
       this.#loaded = false;

@@ -211,6 +211,33 @@ Deno.test("PluginHost quarantines a plugin whose CPU loop hangs a shared Worker;
   }
 });
 
+Deno.test("PluginHost.close() of a plugin looping in a shared Worker restarts its co-tenants", async () => {
+  await using dir = await tempDir();
+  await using logs = await LogCapture.start();
+  await writeFiles(dir.path, {
+    "loop.ts": pluginWith(`while (true) {}`),
+    "fine.ts": pluginWith(`logger.info("fine " + event.id);`),
+  });
+  const pool = new WorkerPool({ workers: 1, site });
+  try {
+    const start = starter(dir.path, pool);
+    // A timeout its watchdog would not reach during the test: the close must free the thread.
+    const loop = await start("loop", { callbackTimeoutMs: 600_000 });
+    await using fine = await start("fine");
+    const looping = loop.deliver(events);
+    const fineDelivery = fine.deliver(events);
+    await loop.close();
+    assert.equal((await looping).stopped, true);
+    assert.equal((await fineDelivery).done, 5);
+    assert.deepEqual(
+      logs.messages(["sgevents", "plugin", "fine"]).filter((m) => m.startsWith("fine")),
+      ["fine 1", "fine 2", "fine 3", "fine 4", "fine 5"],
+    );
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("PluginHost quarantines a plugin that ends its shared Worker (Deno.exit) and retries it alone", async () => {
   await using dir = await tempDir();
   await using logs = await LogCapture.start();
