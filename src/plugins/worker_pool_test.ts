@@ -33,6 +33,30 @@ function starter(dir: string, pool: WorkerPool) {
 
 const events = [1, 2, 3, 4, 5].map((id) => event(id));
 
+Deno.test("WorkerPool.place() is round-robin over at most `workers` Workers, in planned order, sticky", () => {
+  const pool = new WorkerPool({ workers: 3, site });
+  pool.plan(["p0", "p1", "p2", "p3", "p4"]);
+  pool.plan(["p5", "p0"]); // p0 keeps its place; p5 comes after p4
+  const names = ["p5", "p4", "p3", "p2", "p1", "p0"].map((p) => [p, pool.place(p).name]);
+  assert.deepEqual(Object.fromEntries(names), {
+    p0: "worker 1",
+    p1: "worker 2",
+    p2: "worker 3",
+    p3: "worker 1",
+    p4: "worker 2",
+    p5: "worker 3",
+  });
+  assert.equal(pool.place("p0"), pool.place("p3"), "one Worker object per slot");
+  assert.equal(pool.place("late").name, "worker 1", "unplanned: in order of first sight");
+  assert.equal(pool.place("p1", { isolate: true }).name, "plugin p1");
+  assert.equal(pool.place("p1", { permissions: { read: true } }).shared, false);
+  const quarantined = pool.quarantine("p2", "it looped");
+  assert.deepEqual([quarantined.name, quarantined.quarantined], ["plugin p2", "it looped"]);
+  assert.throws(() => new WorkerPool({ workers: 0, site }), RangeError);
+  assert.ok(new WorkerPool({ site }).workers >= 1, "default: the number of cores");
+  pool.close();
+});
+
 Deno.test("WorkerPool places plugins round-robin in processing order, alone when isolated or given permissions", async () => {
   await using dir = await tempDir();
   await using logs = await LogCapture.start();
