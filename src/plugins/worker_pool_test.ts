@@ -235,6 +235,47 @@ Deno.test("PluginHost quarantines a plugin whose CPU loop hangs a shared Worker;
   }
 });
 
+Deno.test("PluginHost: a co-tenant's callback awaiting when a loop hangs the Worker runs again, uncharged", async () => {
+  await using dir = await tempDir();
+  await using logs = await LogCapture.start();
+  const marker = join(dir.path, "started");
+  await writeFiles(dir.path, {
+    // The first call (in the first Worker) waits forever; later calls go on.
+    "waits.ts": pluginWith(`
+      try { Deno.statSync(${JSON.stringify(marker)}); } catch {
+        Deno.writeTextFileSync(${JSON.stringify(marker)}, "");
+        await new Promise(() => {});
+      }
+      logger.info("waits " + event.id + " attempt " + ctx.attempt);
+    `),
+    "loop.ts": pluginWith(`while (true) {}`),
+  });
+  const pool = new WorkerPool({ workers: 1, site });
+  try {
+    const start = starter(dir.path, pool);
+    await using waits = await start("waits", { callbackTimeoutMs: 600_000, retries: 2 });
+    await using loop = await start("loop", { callbackTimeoutMs: 100 });
+    const waiting = waits.deliver(events.slice(0, 2));
+    const looping = loop.deliver(events.slice(0, 1));
+    assert.equal((await looping).paused?.id, 1);
+    assert.deepEqual(await waiting, {
+      done: 2,
+      lastId: 2,
+      skipped: [],
+      paused: null,
+      stopped: false,
+    });
+    assert.deepEqual(
+      logs.messages(["sgevents", "plugin", "waits"]).filter((m) => m.startsWith("waits")),
+      ["waits 1 attempt 1", "waits 2 attempt 1"],
+    );
+    assert.equal(waits.quarantined, null);
+    assert.equal(loop.placement, "plugin loop");
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("PluginHost.close() of a plugin looping in a shared Worker restarts its co-tenants", async () => {
   await using dir = await tempDir();
   await using logs = await LogCapture.start();
