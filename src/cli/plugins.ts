@@ -90,7 +90,7 @@ export interface PluginRow {
 }
 
 /**
- * Load every configured plugin (each in its own Worker, as the daemon does) and merge
+ * Load every configured plugin (each in a Worker of its own, to check it) and merge
  * what the state file says about it.
  *
  * @param config The config.

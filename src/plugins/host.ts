@@ -63,7 +63,7 @@ export interface PlacementOptions {
 /** Worker deaths outside any callback, without progress, before the event pauses. */
 const maxIdleCrashes = 3;
 
-/** A loaded plugin in its own Worker. Open with `PluginHost.start`, close with `await using`. */
+/** A loaded plugin, in a pool Worker or one of its own. Open with `PluginHost.start`, close with `await using`. */
 export class PluginHost implements DeliveryHost, AsyncDisposable {
   /** The plugin's name. */
   readonly name: string;
