@@ -112,6 +112,8 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
         log: this.#log,
         callbackName: (index) => this.#callbackName(index),
         wanted: (events) => this.#wantedIn(events),
+        blamedIdle: (reason) => (this.#moveAfterBatch = reason),
+        longestTimeoutMs: () => Math.max(0, ...this.#callbacks.map((c) => c.timeoutMs)),
       },
     });
   }
@@ -390,7 +392,7 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
         continue;
       }
       if (result.blamed) {
-        this.#quarantine(result.hung ? "its callback hung its shared Worker" : result.error);
+        this.#quarantine(result.error);
       }
       if (result.hung && callbackIndex >= 0) {
         // Deno cannot stop a Worker stuck in a CPU loop: terminate() leaves its thread

@@ -125,6 +125,10 @@ export interface SeatOwner {
   readonly log: Logger;
   /** A callback's name for messages. */
   readonly callbackName: (index: number) => string;
+  /** Its code ended a Worker it shared while it had no batch: move it before the next. */
+  readonly blamedIdle: (reason: string) => void;
+  /** The longest timeout of its callbacks, in ms (0 before it loaded). */
+  readonly longestTimeoutMs: () => number;
   /** The indices of the events of `events` the plugin wants (empty while not loaded). */
   readonly wanted: (events: readonly ShotGridEvent[]) => readonly number[];
 }
@@ -157,7 +161,10 @@ export class PluginWorker {
   readonly quarantined: string | null;
   readonly #permissions: WorkerPermissions;
   readonly #log: Logger;
-  readonly #busy = new Int32Array(new SharedArrayBuffer(4));
+  /** `[tenant + 1 whose code runs now, heartbeat]`, written by the Worker. */
+  readonly #busy = new Int32Array(new SharedArrayBuffer(8));
+  #heart: ReturnType<typeof setInterval> | undefined;
+  readonly #stuckFloorMs: number;
   readonly #seats = new Map<number, Seat>();
   #worker: Worker | null = null;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
@@ -179,9 +186,12 @@ export class PluginWorker {
       permissions: WorkerPermissions;
       log: Logger;
       quarantined?: string;
+      /** The shortest time without a heartbeat that counts as stuck (default 10 000 ms). */
+      stuckFloorMs?: number;
     },
   ) {
     this.name = name;
+    this.#stuckFloorMs = options.stuckFloorMs ?? 10_000;
     this.shared = options.shared;
     this.#permissions = options.permissions;
     this.#log = options.log;
@@ -272,6 +282,42 @@ export class PluginWorker {
       });
     };
     worker.postMessage({ kind: "init", busy: this.#busy.buffer } satisfies HostMessage);
+    this.#watchHeart(worker);
+  }
+
+  /**
+   * A thread whose event loop stops beating for longer than any callback of its plugins
+   * may run (plus grace) is stuck outside a watched callback (a loop in a plugin's timer):
+   * end it, charged to the plugin whose code holds it when known.
+   */
+  #watchHeart(worker: Worker): void {
+    let beat = Atomics.load(this.#busy, 1);
+    let beatAt = Date.now();
+    this.#heart = setInterval(() => {
+      if (this.#worker !== worker) return clearInterval(this.#heart);
+      const now = Date.now();
+      const current = Atomics.load(this.#busy, 1);
+      if (current !== beat) {
+        beat = current;
+        beatAt = now;
+        return;
+      }
+      // Not before its first beat (a Worker still starting), nor within a floor that rides
+      // out pauses of a busy machine: this is the backstop, the watchdog the precise check.
+      if (current === 0) return;
+      let limit = this.#stuckFloorMs;
+      for (const seat of this.#seats.values()) limit = Math.max(limit, seat.stuckAfterMs);
+      if (now - beatAt <= limit) return;
+      const busy = Atomics.load(this.#busy, 0);
+      this.end({
+        reason: `Worker ${this.name} did not answer for ${
+          now - beatAt
+        } ms: a plugin's code held its thread outside any callback`,
+        blame: busy > 0 ? busy - 1 : null,
+        hung: true,
+        killed: false,
+      });
+    }, 250);
   }
 
   /** @internal Whether the tenant's code runs on the isolate's thread now. */
@@ -340,6 +386,7 @@ export class PluginWorker {
   }
 
   #terminate(): void {
+    clearInterval(this.#heart);
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#worker?.terminate();
@@ -407,6 +454,11 @@ export class Seat {
   /** Time past a timeout, or after a shutdown, before a worker is terminated. */
   get graceMs(): number {
     return this.#settings.graceMs ?? defaultGraceMs;
+  }
+
+  /** @internal How long its code may hold the thread: its longest callback timeout + grace. */
+  get stuckAfterMs(): number {
+    return Math.max(this.#settings.callbackTimeoutMs, this.owner.longestTimeoutMs()) + this.graceMs;
   }
 
   /**
@@ -558,7 +610,10 @@ export class Seat {
       );
       return true;
     }
-    if (!this.#pending) return false;
+    if (!this.#pending) {
+      if (blamed && ending.crowded === true) this.owner.blamedIdle(ending.reason);
+      return false;
+    }
     if (ending.killed) {
       this.#pending.resolve({ kind: "killed", ...snapshot });
       return true;

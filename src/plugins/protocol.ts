@@ -161,7 +161,8 @@ export interface PagePayload {
 export type HostMessage =
   /**
    * First message to a new Worker: `busy[0]` is set to the id + 1 of the tenant whose code
-   * runs synchronously (0: none), so a hang is charged to the plugin that loops.
+   * runs synchronously (0: none), so a hang is charged to the plugin that loops; `busy[1]`
+   * is a heartbeat the Worker's event loop counts up (a thread that stops counting is stuck).
    */
   | { readonly kind: "init"; readonly busy: SharedArrayBuffer }
   | { readonly kind: "load"; readonly tenant: number; readonly settings: WorkerSettings }

@@ -129,6 +129,34 @@ scope.close = () => {
   close.call(globalThis);
 };
 
+/** How often the event loop counts the heartbeat up (see PluginWorker). */
+const heartbeatMs = 100;
+
+// A plugin's own timers run as its code, so a loop in one is charged to that plugin. Ours
+// are set outside any plugin's code and stay unattributed.
+const setOnce = globalThis.setTimeout;
+const setRepeat = globalThis.setInterval;
+// deno-lint-ignore no-explicit-any
+const attributed = (handler: any): any => {
+  const owner = current;
+  if (owner === null || typeof handler !== "function") return handler;
+  return (...args: unknown[]) => {
+    const before = current;
+    tenantScope.running(owner);
+    try {
+      return handler(...args);
+    } finally {
+      tenantScope.running(before);
+    }
+  };
+};
+globalThis.setTimeout =
+  ((handler: unknown, ms?: number, ...args: unknown[]) =>
+    setOnce(attributed(handler), ms, ...args)) as typeof setTimeout;
+globalThis.setInterval =
+  ((handler: unknown, ms?: number, ...args: unknown[]) =>
+    setRepeat(attributed(handler), ms, ...args)) as typeof setInterval;
+
 const tenantScope = {
   post,
   describe,
@@ -141,9 +169,13 @@ const tenantScope = {
 scope.onmessage = (event) => {
   const message = event.data;
   switch (message.kind) {
-    case "init":
-      busy = new Int32Array(message.busy);
+    case "init": {
+      const shared = new Int32Array(message.busy);
+      busy = shared;
+      Atomics.add(shared, 1, 1);
+      setRepeat(() => Atomics.add(shared, 1, 1), heartbeatMs);
       break;
+    }
     case "load": {
       const tenant = new Tenant(message.tenant, message.settings, {
         logger: pluginLogger(message.tenant),

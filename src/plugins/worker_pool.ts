@@ -32,6 +32,12 @@ export interface WorkerPoolOptions {
    * shared Worker, is quarantined (default 1000 ms).
    */
   readonly cpuBudgetMs?: number;
+  /**
+   * A Worker whose thread does not answer for this long (or its plugins' longest callback
+   * timeout + grace, if longer) is stuck outside any callback and is restarted (default
+   * 10 000 ms; see PluginWorker).
+   */
+  readonly stuckFloorMs?: number;
 }
 
 /** How a plugin asks to be placed. */
@@ -47,6 +53,7 @@ export class WorkerPool {
   /** CPU budget per event in a shared Worker, in ms. */
   readonly cpuBudgetMs: number;
   readonly #site: { readonly url: string; readonly proxy: string | null };
+  readonly #stuckFloorMs: number | undefined;
   readonly #order = new Map<string, number>();
   readonly #shared: (PluginWorker | undefined)[] = [];
   readonly #own = new Set<PluginWorker>();
@@ -68,6 +75,7 @@ export class WorkerPool {
     this.workers = workers;
     this.cpuBudgetMs = options.cpuBudgetMs ?? 1000;
     this.#site = options.site;
+    this.#stuckFloorMs = options.stuckFloorMs;
   }
 
   /**
@@ -98,6 +106,7 @@ export class WorkerPool {
         shared: true,
         permissions: "inherit",
         log: getLogger(["sgevents", "plugins"]),
+        ...(this.#stuckFloorMs !== undefined ? { stuckFloorMs: this.#stuckFloorMs } : {}),
       });
       this.#shared[slot] = worker;
     }
@@ -128,6 +137,7 @@ export class WorkerPool {
       shared: false,
       permissions: workerPermissions(options.permissions, this.#site),
       log: getLogger(["sgevents", "plugin", plugin]),
+      ...(this.#stuckFloorMs !== undefined ? { stuckFloorMs: this.#stuckFloorMs } : {}),
       ...(options.quarantined !== undefined ? { quarantined: options.quarantined } : {}),
     });
     for (const old of this.#own) if (old.size === 0) this.#own.delete(old);

@@ -212,7 +212,7 @@ Deno.test("PluginHost quarantines a plugin whose CPU loop hangs a shared Worker;
     assert.equal(report.paused?.id, 3);
     assert.match(report.paused?.error ?? "", /did not return within 100 ms/);
     assert.equal(loop.placement, "plugin loop");
-    assert.match(loop.quarantined ?? "", /hung its shared Worker/);
+    assert.match(loop.quarantined ?? "", /Callback onEvent did not return within 100 ms/);
     assert.equal(fine.placement, "worker 1");
     assert.equal(fine.quarantined, null);
     assert.deepEqual(
@@ -271,6 +271,42 @@ Deno.test("PluginHost: a co-tenant's callback awaiting when a loop hangs the Wor
     );
     assert.equal(waits.quarantined, null);
     assert.equal(loop.placement, "plugin loop");
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("PluginHost quarantines a plugin whose own timer loops in a shared Worker; co-tenants go on", async () => {
+  await using dir = await tempDir();
+  await using logs = await LogCapture.start();
+  await writeFiles(dir.path, {
+    // Loops from a timer it set in its callback: outside any callback the watchdog watches.
+    "timer.ts": pluginWith(`if (event.id === 1) setTimeout(() => { while (true) {} }, 0);`),
+    "fine.ts": pluginWith(`logger.info("fine " + event.id);`),
+  });
+  const pool = new WorkerPool({ workers: 1, site, stuckFloorMs: 500 });
+  try {
+    const start = starter(dir.path, pool);
+    await using timer = await start("timer", { callbackTimeoutMs: 100 });
+    await using fine = await start("fine", { callbackTimeoutMs: 100 });
+    assert.equal((await timer.deliver(events.slice(0, 1))).done, 1);
+    // fine's batch runs before the loop starts or waits behind it until the heartbeat check
+    // ends the Worker; either way it completes, once.
+    assert.deepEqual(await fine.deliver(events), {
+      done: 5,
+      lastId: 5,
+      skipped: [],
+      paused: null,
+      stopped: false,
+    });
+    assert.deepEqual(
+      logs.messages(["sgevents", "plugin", "fine"]).filter((m) => m.startsWith("fine")),
+      ["fine 1", "fine 2", "fine 3", "fine 4", "fine 5"],
+    );
+    // Its next batch runs in a Worker of its own (blamed while idle, or while that batch waited).
+    assert.equal((await timer.deliver(events.slice(1, 2))).done, 1);
+    assert.equal(timer.placement, "plugin timer");
+    assert.match(timer.quarantined ?? "", /did not answer/);
   } finally {
     pool.close();
   }
