@@ -2,7 +2,7 @@
  * `deno task bench`: how fast the real daemon delivers, against the simulator, with
  * no-op plugins that count what they see. Prints a table and writes `bench/results.json`.
  *
- * Usage: deno task bench [--quick] [--scale 0.1] [--only throughput,catchup,narrowing,slow,latency,gaps]
+ * Usage: deno task bench [--quick] [--scale 0.1] [--only throughput,recording,catchup,narrowing,slow,latency,gaps]
  *                        [--runs 3] [--profile <dir>] [--out bench/results.json]
  *
  * `--quick` scales every size down by 10 (about a minute); the full run takes 5-10 minutes.
@@ -18,6 +18,7 @@ import { gapRequests, latency } from "./bench/live.ts";
 import { narrowedCatchUp } from "./bench/narrowing.ts";
 import { summarizeProfiles } from "./bench/profile.ts";
 import { slowPlugin, throughput, type ThroughputResult } from "./bench/throughput.ts";
+import { recordingRun } from "./bench/recording.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -71,6 +72,24 @@ if (wanted("throughput")) {
     throughputRow(r);
   }
   results.throughput = list;
+}
+
+if (wanted("recording")) {
+  const list = [];
+  for (const plugins of [10, 50]) {
+    log(`recording: ${n(100_000)} events x ${plugins} plugins appending "<id> <time>" per event`);
+    const r = await recordingRun({ events: n(100_000), plugins });
+    list.push(r);
+    rows.push([
+      `recording ${n(100_000)} x ${plugins}`,
+      `${r.eventsPerSec} ev/s`,
+      `cpu ${r.cpuSeconds} s`,
+      `RSS ${r.peakRssMiB} MiB`,
+      `${r.rssPerPluginMiB} MiB/plugin`,
+      r.complete ? "all recorded once" : "INCOMPLETE",
+    ]);
+  }
+  results.recording = list;
 }
 
 if (wanted("catchup")) {

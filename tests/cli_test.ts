@@ -117,9 +117,15 @@ Deno.test("sgevents plugins list, check and resume report plugins and their stat
   assert.equal(once.code, 0, once.out);
   const list = await run(["plugins", "list", "--json", "-c", config]);
   assert.equal(list.code, 0, list.out);
-  const rows = JSON.parse(list.out) as { name: string; status: string; lastError: string | null }[];
+  const rows = JSON.parse(list.out) as {
+    name: string;
+    status: string;
+    worker: string | null;
+    lastError: string | null;
+  }[];
   const flaky = rows.find((r) => r.name === "flaky")!;
   assert.equal(flaky.status, "paused");
+  assert.match(flaky.worker ?? "", /^worker \d+$/);
   assert.match(flaky.lastError ?? "", /recorder refuses event 3/);
   assert.equal(rows.find((r) => r.name === "broken")?.status, "failed");
 

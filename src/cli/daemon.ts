@@ -19,6 +19,7 @@ import { setPluginEmails } from "../log/email.ts";
 import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
 import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
+import { WorkerPool } from "../plugins/worker_pool.ts";
 import { StateStore } from "../state/state_store.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { earlySignal } from "./shutdown.ts";
@@ -128,16 +129,21 @@ async function runEngine(
     state: config.daemon.stateFile,
     paths: config.plugins.paths.join(", "),
   });
+  const pool = new WorkerPool({
+    ...(config.plugins.workers ? { workers: config.plugins.workers } : {}),
+    site: { url: config.shotgrid.url, proxy: config.shotgrid.proxy },
+  });
+  const plugins = once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
+    signal,
+    rescanIntervalMs: config.plugins.rescanIntervalMs,
+    onProblem: logDiscoveryProblem,
+  });
   const engine = new Engine({
     config,
     source: new ShotGridEventSource(client),
     store,
-    startHost: (plugin) => startHost(config, plugin),
-    plugins: once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
-      signal,
-      rescanIntervalMs: config.plugins.rescanIntervalMs,
-      onProblem: logDiscoveryProblem,
-    }),
+    startHost: (plugin) => startHost(config, plugin, pool),
+    plugins: planned(plugins, pool),
     once,
     ...(metrics ? { observer: metrics } : {}),
   });
@@ -150,6 +156,18 @@ async function runEngine(
     await engine.run(signal);
   } finally {
     running = false;
+    pool.close();
+  }
+}
+
+/** Placement follows processing order (discovery's), whatever order hosts start in. */
+async function* planned(
+  lists: AsyncIterable<PluginFile[]>,
+  pool: WorkerPool,
+): AsyncIterable<PluginFile[]> {
+  for await (const list of lists) {
+    pool.plan(list.map((plugin) => plugin.name));
+    yield list;
   }
 }
 
@@ -173,9 +191,15 @@ function startServer(
   return server;
 }
 
-async function startHost(config: Config, plugin: PluginFile): Promise<PluginHost> {
+async function startHost(
+  config: Config,
+  plugin: PluginFile,
+  pool: WorkerPool,
+): Promise<PluginHost> {
   const settings = config.plugins.settings[plugin.name];
   const host = await PluginHost.start(plugin, {
+    pool,
+    isolate: settings?.isolate ?? false,
     shotgrid: {
       url: config.shotgrid.url,
       proxy: config.shotgrid.proxy,

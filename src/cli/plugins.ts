@@ -14,6 +14,7 @@ import { checkPlugin } from "./dispatch.ts";
 import { ReportedFailure } from "./errors.ts";
 import { changeState } from "./state_change.ts";
 import { formatTable } from "./table.ts";
+import { WorkerPool } from "../plugins/worker_pool.ts";
 
 /**
  * The `plugins` command and its subcommands.
@@ -42,7 +43,7 @@ export function pluginsCommand(): Command {
     .option("--json", "print JSON instead of a table")
     .addHelpText(
       "after",
-      "\nEach plugin is loaded in its own Worker, as the daemon would; nothing is delivered.\n\nExamples:\n  sgevents plugins list\n  sgevents plugins list --json | jq '.[] | select(.status != \"ready\")'",
+      "\nEach plugin is loaded in a Worker of its own to check it; nothing is delivered.\nWORKER is where the daemon runs it: a shared Worker of the pool (plugins.workers, round-robin\nin processing order) or one of its own (isolate, permissions).\n\nExamples:\n  sgevents plugins list\n  sgevents plugins list --json | jq '.[] | select(.status != \"ready\")'",
     )
     .action(async (options: { config?: string; json?: boolean }) => {
       const config = await loadCommandConfig(options.config);
@@ -97,13 +98,15 @@ export interface PluginRow {
   readonly file: string | null;
   /** ready, failed (cannot load), disabled, orphaned (state but no file), or duplicate. */
   readonly status: string;
+  /** The Worker the daemon runs it in (`worker 1`: shared; `plugin <name>`: its own). */
+  readonly worker: string | null;
   readonly paused: { eventId: number; error: string } | null;
   readonly callbacks: readonly { name: string; matchEvents: unknown; stopOnError: boolean }[];
   readonly lastError: string | null;
 }
 
 /**
- * Load every configured plugin (each in its own Worker, as the daemon does) and merge
+ * Load every configured plugin (each in a Worker of its own, to check it) and merge
  * what the state file says about it.
  *
  * @param config The config.
@@ -114,6 +117,14 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
   const found = await discoverPlugins(config.plugins.paths, { onProblem: (p) => problems.push(p) });
   const doc = await readStateFile(config.daemon.stateFile);
   const rows: PluginRow[] = [];
+  // Placement as the daemon's pool makes it (no Worker is started for this).
+  const pool = new WorkerPool({
+    ...(config.plugins.workers ? { workers: config.plugins.workers } : {}),
+    site: { url: config.shotgrid.url, proxy: config.shotgrid.proxy },
+  });
+  pool.plan(
+    found.filter((p) => config.plugins.settings[p.name]?.enabled !== false).map((p) => p.name),
+  );
   for (const plugin of found) {
     const state = doc?.plugins.get(plugin.name) ?? null;
     const settings = config.plugins.settings[plugin.name];
@@ -125,6 +136,7 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
         name: plugin.name,
         file: plugin.file,
         status: "disabled",
+        worker: null,
         paused,
         callbacks: [],
         lastError: null,
@@ -136,6 +148,10 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       name: plugin.name,
       file: plugin.file,
       status: result.status === "ready" ? (paused ? "paused" : "ready") : "failed",
+      worker: pool.place(plugin.name, {
+        isolate: settings?.isolate ?? false,
+        permissions: settings?.permissions ?? null,
+      }).name,
       paused,
       callbacks: result.callbacks.map((cb) => ({
         name: cb.name,
@@ -150,6 +166,7 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       name: "-",
       file: problem.path,
       status: "skipped",
+      worker: null,
       paused: null,
       callbacks: [],
       lastError: problem.reason,
@@ -162,6 +179,7 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       name,
       file: null,
       status: "orphaned",
+      worker: null,
       paused: null,
       callbacks: [],
       lastError: state.lastError,
@@ -176,10 +194,11 @@ function printList(rows: readonly PluginRow[]): void {
     return;
   }
   console.log(formatTable(
-    ["PLUGIN", "STATUS", "CALLBACKS", "MATCHEVENTS", "LAST ERROR"],
+    ["PLUGIN", "STATUS", "WORKER", "CALLBACKS", "MATCHEVENTS", "LAST ERROR"],
     rows.map((row) => [
       row.name,
       row.paused ? `paused at ${row.paused.eventId}` : row.status,
+      row.worker,
       row.callbacks.map((cb) => cb.name).join(", ") || null,
       row.callbacks.map((cb) => JSON.stringify(cb.matchEvents ?? {})).join(" | ") || null,
       row.lastError?.split("\n")[0]?.slice(0, 100) ?? null,

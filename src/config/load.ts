@@ -211,6 +211,7 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
   for (const [name, entry] of Object.entries(plugins.settings ?? {})) {
     settings[name] = {
       enabled: entry.enabled,
+      isolate: entry.isolate,
       permissions: permissionsOf(entry.permissions),
       callbackTimeoutMs: entry.callback_timeout,
       retries: entry.retries,
@@ -247,6 +248,7 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       callbackTimeoutMs: plugins.callback_timeout,
       retries: plugins.retries,
       rescanIntervalMs: plugins.rescan_interval,
+      workers: plugins.workers,
       settings,
     },
     logging: {

@@ -74,6 +74,8 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
     ["plugins.rescan_interval", "soon", '"soon" is not a duration'],
     ["plugins.settings", [1], "a list is not a mapping"],
     ["plugins.settings.p.enabled", "no", '"no" is not true or false'],
+    ["plugins.workers", 0, "0 is not an integer from 1 to 256"],
+    ["plugins.settings.p.isolate", "yes please", '"yes please" is not true or false'],
     ["plugins.settings.p.permissions.net", 5, "5 is not true, false or a list of strings"],
     ["plugins.settings.p.permissions", "all", '"all" is not a mapping'],
     ["plugins.settings.p.callback_timeout", "x", '"x" is not a duration above 0'],
@@ -261,6 +263,7 @@ Deno.test("parseConfig() applies every default", () => {
       callbackTimeoutMs: 60_000,
       retries: 3,
       rescanIntervalMs: 30_000,
+      workers: null,
       settings: {},
     },
     logging: {
@@ -296,9 +299,11 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
     daemon: { state_file: "state/s.json", start_at: 1234 },
     plugins: {
       paths: ["./plugins", "/abs/plugins", "../shared"],
+      workers: 3,
       settings: {
         notify: {
           enabled: false,
+          isolate: true,
           permissions: { net: true, read: ["data", "/mnt/x"], write: false, env: ["HOME"] },
           callback_timeout: "5m",
           retries: 0,
@@ -314,6 +319,7 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
   const config = parseConfig(text, { file: "/srv/sg/conf/config.yaml", env: {} });
   assert.equal(config.daemon.stateFile, "/srv/sg/conf/state/s.json");
   assert.equal(config.daemon.startAt, 1234);
+  assert.equal(config.plugins.workers, 3);
   assert.deepEqual(config.plugins.paths, [
     "/srv/sg/conf/plugins",
     "/abs/plugins",
@@ -322,6 +328,7 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
   assert.deepEqual(config.plugins.settings, {
     notify: {
       enabled: false,
+      isolate: true,
       permissions: {
         net: true,
         read: ["/srv/sg/conf/data", "/mnt/x"],
@@ -335,6 +342,7 @@ Deno.test("parseConfig() resolves plugin settings and relative paths from the co
     },
     bare: {
       enabled: true,
+      isolate: false,
       permissions: null,
       callbackTimeoutMs: null,
       retries: null,

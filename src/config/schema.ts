@@ -135,6 +135,7 @@ function buildSchema(context: SchemaContext) {
   };
   const pluginSettings = {
     enabled: leaf(parseBoolean, booleanText, { value: true }),
+    isolate: leaf(parseBoolean, booleanText, { value: false }),
     permissions: z.strictObject(permissions).nullable().default(null),
     callback_timeout: leaf(duration(true), positiveDurationText, { value: null }),
     retries: leaf(integerIn(0), integerText(0), { value: null }),
@@ -154,6 +155,8 @@ function buildSchema(context: SchemaContext) {
     callback_timeout: leaf(duration(true), positiveDurationText, { value: 60_000 }),
     retries: leaf(integerIn(0), integerText(0), { value: 3 }),
     rescan_interval: leaf(duration(false), durationText, { value: 30_000 }),
+    // null: one per core (never more than plugins).
+    workers: leaf(integerIn(1, 256), integerText(1, 256), { value: null }),
     settings: z.record(z.string(), z.preprocess((v) => v ?? {}, z.strictObject(pluginSettings)))
       .nullable().default({}),
   };

@@ -55,6 +55,8 @@ export interface DaemonConfig {
 /** Per-plugin settings under `plugins.settings.<name>`. */
 export interface PluginSettings {
   readonly enabled: boolean;
+  /** Run in a Worker of its own, not a shared one (absent: false). */
+  readonly isolate?: boolean;
   readonly permissions: PluginPermissions | null;
   readonly callbackTimeoutMs: number | null;
   readonly retries: number | null;
@@ -70,6 +72,8 @@ export interface PluginsConfig {
   readonly retries: number;
   /** Fallback rescan for shares where file watching misses changes. */
   readonly rescanIntervalMs: number;
+  /** Shared plugin Workers at most; null/absent: the number of cores. */
+  readonly workers?: number | null;
   readonly settings: Readonly<Record<string, PluginSettings>>;
 }
 

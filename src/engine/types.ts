@@ -73,6 +73,10 @@ export interface DeliveryHost {
   readonly loadError: string | null;
   /** The event types its callbacks match (`*` a wildcard inside one); null: every type. */
   readonly eventTypes: readonly string[] | null;
+  /** The Worker it runs in (`worker 1`: shared; `plugin <name>`: its own), if known. */
+  readonly placement?: string;
+  /** Why it was moved to a Worker of its own (quarantine), or null. */
+  readonly quarantined?: string | null;
   wants(event: ShotGridEvent): boolean;
   deliver(
     events: readonly ShotGridEvent[],

@@ -18,7 +18,15 @@ const serialized = new WeakMap<
 
 const encoder = new TextEncoder();
 
+/** Slack for non-ASCII characters when encoding straight into shared memory. */
+const slack = 4096;
+
 function shared(text: string): Uint8Array<SharedArrayBuffer> {
+  // Events are mostly ASCII: encode straight into shared memory (no intermediate copy),
+  // and only when that does not fit, through a plain buffer.
+  const direct = new Uint8Array(new SharedArrayBuffer(text.length + slack));
+  const { read, written } = encoder.encodeInto(text, direct);
+  if (read === text.length) return direct.subarray(0, written);
   const bytes = encoder.encode(text);
   const view = new Uint8Array(new SharedArrayBuffer(bytes.length));
   view.set(bytes);
@@ -41,10 +49,9 @@ export function serializeEvents(
     entry = { parts: new Array(events.length) };
     serialized.set(events, entry);
   }
+  // The whole page (the common case) is one stringify, without a string per event.
+  if (indices.length === events.length) return (entry.all ??= shared(JSON.stringify(events)));
   const parts = entry.parts;
   const part = (i: number) => (parts[i] ??= JSON.stringify(events[i]));
-  if (indices.length === events.length) {
-    return (entry.all ??= shared(`[${events.map((_, i) => part(i)).join(",")}]`));
-  }
   return shared(`[${indices.map(part).join(",")}]`);
 }

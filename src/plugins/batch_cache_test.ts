@@ -16,3 +16,9 @@ Deno.test("serializeEvents() gives the JSON of the chosen events in shared memor
   assert.equal(serializeEvents(page, [0, 1, 2]), all);
   assert.equal(parse(serializeEvents([...page], [1]))[0].id, 99);
 });
+
+Deno.test("serializeEvents() encodes text that is not ASCII whole", () => {
+  const page = [event(1, { description: "é".repeat(5000) + " 漢字 🎬" } as never)];
+  assert.deepEqual(parse(serializeEvents(page, [0])), page);
+  assert.deepEqual(parse(serializeEvents([...page, event(2)], [0])), page);
+});

@@ -1,16 +1,23 @@
 /**
- * The plugin host: one Worker per plugin, driven by the engine through a small contract
- * (`start`, `wants`, `deliver`, `requestStop`, `close`). A bad plugin never hurts the
- * daemon or another plugin:
+ * The plugin host: one per plugin, driven by the engine through a small contract
+ * (`start`, `wants`, `deliver`, `requestStop`, `close`). Plugins share Worker isolates
+ * (worker_pool.ts: placement, isolation); each keeps its own batch, retries, pause and
+ * resume point inside its Worker. A bad plugin never hurts the daemon or another plugin:
  *
  * - load failures (syntax, imports, no `registerCallbacks`, a throwing one, a top level
  *   that never finishes) give a host with `status: "failed"` and a `loadError`;
- * - a batch crosses to the worker as ONE JSON string (batch_cache.ts); the worker acks
- *   once per batch;
+ * - a page crosses to a Worker once, as ONE JSON array of the events any of its plugins
+ *   wants (batch_cache.ts, plugin_worker.ts); each plugin's batch names its events in it,
+ *   and the worker acks once per batch;
  * - stopping and the watchdog (watchdog.ts) use shared memory, not a message per event:
  *   the worker writes which callback runs and since when; the host sets a stop flag;
  * - a crashed worker is restarted from the same bundle; that attempt counts as failed and
  *   retries/pause/skip go on as usual;
+ * - quarantine: a plugin that hangs its shared Worker (a CPU loop), ends it (`Deno.exit`),
+ *   or runs a callback longer than the pool's CPU budget on one event, is moved to a
+ *   Worker of its own (`quarantined` says why). Its co-tenants lose no event and repeat
+ *   none: each one's control block says how far it got, and its batch goes on in the
+ *   restarted Worker from there (a callback that was awaiting runs again, uncharged);
  * - a callback running past its timeout + `graceMs` without yielding (CPU loop, ignored
  *   signal) gets its worker terminated and the plugin paused at that event at once: Deno
  *   cannot reclaim a Worker thread stuck in a loop, so retries would strand more threads;
@@ -19,9 +26,10 @@
  *   leaves a resume point, and the next batch starting at that event begins at the
  *   callback that had not finished.
  *
- * Memory: each Worker is a V8 isolate. Measured (Deno 2.9.6, idle hosts of a small
- * plugin, process RSS): 1 host 83 MiB, 10 hosts 175 MiB, 20 hosts 274 MiB, so about
- * 10 MiB per plugin after the first (which also pays for the loader's wasm).
+ * Memory: each Worker is a V8 isolate of 10-15 MiB, hence the shared pool. What a
+ * stuck thread costs: a Worker terminated in a CPU loop keeps its OS thread and heap
+ * spinning until the process exits (Deno cannot reclaim it), so every hang costs one
+ * core's share and an isolate's memory until sgevents restarts.
  *
  * Permissions: see permissions.ts (needs `--unstable-worker-options` when set).
  *
@@ -30,12 +38,13 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { logCallbackTiming } from "../log/timing.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
-import { serializeEvents } from "./batch_cache.ts";
 import type { PluginFile } from "./discovery.ts";
 import { describeError, PluginLoadError } from "./errors.ts";
 import { bundlePlugin, type PluginBundle } from "./loader.ts";
 import { compileMatchEvents, type EventMatcher, eventTypesOf } from "./matcher.ts";
-import { type PluginHostOptions, PluginWorker } from "./plugin_worker.ts";
+import { type PluginHostOptions, PluginWorker, Seat } from "./plugin_worker.ts";
+import { workerPermissions } from "./permissions.ts";
+import type { WorkerPool } from "./worker_pool.ts";
 import type { CallbackInfo, FailedEvent, Resume, Timing } from "./protocol.ts";
 import type { DeliveryHost, DeliveryReport } from "../engine/types.ts";
 
@@ -43,17 +52,30 @@ export type { CallbackInfo, FailedEvent } from "./protocol.ts";
 export type { DeliveryReport } from "../engine/types.ts";
 export type { PluginHostOptions } from "./plugin_worker.ts";
 
+/** Where {@link PluginHost.start} runs the plugin. */
+export interface PlacementOptions {
+  /** The daemon's pool; absent: a Worker of the plugin's own. */
+  readonly pool?: WorkerPool;
+  /** A Worker of its own even in a pool (`plugins.settings.<name>.isolate`). */
+  readonly isolate?: boolean;
+}
+
 /** Worker deaths outside any callback, without progress, before the event pauses. */
 const maxIdleCrashes = 3;
 
-/** A loaded plugin in its own Worker. Open with `PluginHost.start`, close with `await using`. */
+/** A loaded plugin, in a pool Worker or one of its own. Open with `PluginHost.start`, close with `await using`. */
 export class PluginHost implements DeliveryHost, AsyncDisposable {
   /** The plugin's name. */
   readonly name: string;
   /** The plugin's entry file. */
   readonly file: string;
   readonly #log: Logger;
-  readonly #worker: PluginWorker;
+  readonly #seat: Seat;
+  readonly #pool: WorkerPool | null;
+  #quarantined: string | null = null;
+  /** Why the plugin must move to a Worker of its own after this batch. */
+  #moveAfterBatch: string | null = null;
+  readonly #wanted = new WeakMap<readonly ShotGridEvent[], readonly number[]>();
   #hash: string;
   #status: "ready" | "failed" = "ready";
   #loadError: string | null = null;
@@ -68,16 +90,31 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
   /** Where the event a batch ended part-way through picks up, if the next batch starts there. */
   #carry: { readonly eventId: number; readonly resume: Resume } | null = null;
 
-  private constructor(plugin: PluginFile, options: PluginHostOptions) {
+  private constructor(plugin: PluginFile, options: PluginHostOptions & PlacementOptions) {
     this.name = plugin.name;
     this.file = plugin.file;
     this.#hash = plugin.hash;
     this.#log = getLogger(["sgevents", "plugin", plugin.name]);
-    this.#worker = new PluginWorker(options, {
-      plugin: plugin.name,
-      fileName: this.#fileName,
-      log: this.#log,
-      callbackName: (index) => this.#callbackName(index),
+    this.#pool = options.pool ?? null;
+    const { permissions = null } = options;
+    const worker = options.pool
+      ? options.pool.place(plugin.name, { isolate: options.isolate ?? false, permissions })
+      : new PluginWorker(`plugin ${plugin.name}`, {
+        shared: false,
+        permissions: workerPermissions(permissions, options.shotgrid),
+        log: this.#log,
+      });
+    this.#seat = new Seat(worker, {
+      settings: options,
+      owner: {
+        plugin: plugin.name,
+        fileName: this.#fileName,
+        log: this.#log,
+        callbackName: (index) => this.#callbackName(index),
+        wanted: (events) => this.#wantedIn(events),
+        blamedIdle: (reason) => (this.#moveAfterBatch = reason),
+        longestTimeoutMs: () => Math.max(0, ...this.#callbacks.map((c) => c.timeoutMs)),
+      },
     });
   }
 
@@ -85,15 +122,19 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
    * Bundle the plugin, start its worker and register its callbacks.
    *
    * @param plugin The plugin file (from discovery).
-   * @param options ShotGrid settings, timeouts, retries, permissions.
+   * @param options ShotGrid settings, timeouts, retries, permissions; `pool` and `isolate`:
+   *   where it runs (without a pool, in a Worker of its own).
    * @returns A host; never rejects for a plugin fault: `status` is `"failed"` with a `loadError`.
    */
-  static async start(plugin: PluginFile, options: PluginHostOptions): Promise<PluginHost> {
+  static async start(
+    plugin: PluginFile,
+    options: PluginHostOptions & PlacementOptions,
+  ): Promise<PluginHost> {
     const host = new PluginHost(plugin, options);
     try {
       host.#bundle = await bundlePlugin(plugin.file);
       host.#hash = host.#bundle.hash;
-      const result = await host.#worker.spawn(host.#bundle);
+      const result = await host.#seat.spawn(host.#bundle);
       if (result.kind === "failed") host.#fail(result.error);
       else host.#registered(result.callbacks, result.emails);
     } catch (error) {
@@ -128,6 +169,16 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
   /** The event types its callbacks match (null: every type, or not loaded). */
   get eventTypes(): readonly string[] | null {
     return this.#eventTypes;
+  }
+
+  /** The Worker it runs in: `worker 1` (shared, of the pool) or `plugin <name>` (its own). */
+  get placement(): string {
+    return this.#seat.worker.name;
+  }
+
+  /** Why it was moved to a Worker of its own, or `null`. */
+  get quarantined(): string | null {
+    return this.#quarantined;
   }
 
   /** Error mail recipients set by the plugin (`true`: the configured ones). */
@@ -171,14 +222,14 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
     if (refuse !== null) throw new TypeError(`Cannot deliver to plugin "${this.name}": ${refuse}`);
     this.#delivering = true;
     this.#stopRequested = false;
-    this.#worker.setStop(false);
+    this.#seat.setStop(false);
     const { signal } = options;
     let grace: ReturnType<typeof setTimeout> | undefined;
     const onAbort = () => {
       this.requestStop();
-      this.#worker.abort();
+      this.#seat.abort();
       // A callback that ignores its signal must not hold up shutdown past the grace period.
-      grace = setTimeout(() => this.#worker.kill(), this.#worker.graceMs);
+      grace = setTimeout(() => this.#seat.kill(), this.#seat.graceMs);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
@@ -195,14 +246,14 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
   requestStop(): void {
     if (!this.#delivering) return;
     this.#stopRequested = true;
-    this.#worker.setStop(true);
+    this.#seat.setStop(true);
   }
 
   /** Terminate the worker; a pending `deliver()` resolves with `stopped: true`. Idempotent. */
   close(): Promise<void> {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
-    this.#worker.close();
+    this.#seat.close();
     return Promise.resolve();
   }
 
@@ -215,9 +266,35 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
     return this.file.split(/[\\/]/).pop() ?? this.file;
   }
 
+  /** The indices of the events of `events` it wants, matched once per page. */
+  #wantedIn(events: readonly ShotGridEvent[]): readonly number[] {
+    if (this.#status !== "ready" || this.#matchers.length === 0) return [];
+    let wanted = this.#wanted.get(events);
+    if (!wanted) {
+      const found: number[] = [];
+      for (let i = 0; i < events.length; i++) if (this.wants(events[i]!)) found.push(i);
+      this.#wanted.set(events, wanted = found);
+    }
+    return wanted;
+  }
+
+  /** Move to a Worker of its own (its next spawn loads it there). */
+  #quarantine(reason: string): void {
+    if (!this.#pool || this.#closed) return;
+    this.#quarantined = reason;
+    this.#seat.moveTo(this.#pool.quarantine(this.name, reason));
+    this.#log.warning("Moved plugin {plugin} to a Worker of its own: {reason}", {
+      plugin: this.name,
+      reason,
+    });
+  }
+
   async #deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
-    const wanted: number[] = [];
-    for (let i = 0; i < events.length; i++) if (this.wants(events[i]!)) wanted.push(i);
+    if (this.#moveAfterBatch !== null) {
+      this.#quarantine(this.#moveAfterBatch);
+      this.#moveAfterBatch = null;
+    }
+    const wanted = this.#wantedIn(events);
     const skipped: FailedEvent[] = [];
     /** `pending`: where event `wanted[finished]` picks up next time, when it was begun. */
     const finish = (
@@ -247,12 +324,11 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
     const firstId = wanted.length > 0 ? events[wanted[0]!]!.id : null;
     let resume = carry !== null && carry.eventId === firstId ? carry.resume : null;
     let idleCrashes = 0;
-    let payload = serializeEvents(events, wanted);
     for (;;) {
       if (offset >= wanted.length) return finish(offset, null, false, null);
       if (this.#stopRequested || this.#closed) return finish(offset, null, true, resume);
-      if (!this.#worker.alive) {
-        const result = await this.#worker.spawn(this.#bundle!);
+      if (!this.#seat.alive) {
+        const result = await this.#seat.spawn(this.#bundle!);
         if (result.kind === "failed") {
           this.#fail(result.error);
           const failure: FailedEvent = {
@@ -267,9 +343,17 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
             : finish(offset, failure, false, null);
         }
       }
-      const result = await this.#worker.run(payload, { resume, skipped, timing });
+      const result = await this.#seat.run(events, wanted.slice(offset), {
+        resume,
+        skipped,
+        timing,
+      });
       if (result.kind === "done") {
         this.#emitTimings(result.timings);
+        if (result.cpuMs > (this.#pool?.cpuBudgetMs ?? Infinity) && this.#seat.worker.size > 1) {
+          this.#moveAfterBatch =
+            `a callback ran ${result.cpuMs} ms on one event, over the CPU budget of ${this.#pool?.cpuBudgetMs} ms of a shared Worker`;
+        }
         return finish(offset + result.done, result.paused, result.stopped, result.partial);
       }
       if (result.kind === "closed") return finish(offset + result.done, null, true, null);
@@ -286,6 +370,29 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
         return finish(offset, null, true, cut);
       }
       const eventId = events[wanted[offset] ?? 0]?.id ?? null;
+      if (result.collateral) {
+        // Another plugin ended the Worker: nothing is charged to this one; an attempt
+        // that was running runs again (uncharged), one waiting to retry keeps its count.
+        if (callbackIndex >= result.next) {
+          resume = {
+            callbackIndex,
+            failedAttempts: running ? attempt - 1 : attempt,
+            error: resume?.error ?? "",
+            stack: null,
+          };
+        } else if (result.next > 0) {
+          resume = { callbackIndex: result.next, failedAttempts: 0, error: "", stack: null };
+        }
+        this.#log.info("Restarting plugin {plugin} at event {eventId}: {error}", {
+          plugin: this.name,
+          eventId,
+          error: result.error,
+        });
+        continue;
+      }
+      if (result.blamed) {
+        this.#quarantine(result.error);
+      }
       if (result.hung && callbackIndex >= 0) {
         // Deno cannot stop a Worker stuck in a CPU loop: terminate() leaves its thread
         // spinning until the process exits. Retrying would strand one more thread per
@@ -336,7 +443,6 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
           properties,
         );
       }
-      payload = serializeEvents(events, wanted.slice(offset));
     }
   }
 
@@ -350,7 +456,7 @@ export class PluginHost implements DeliveryHost, AsyncDisposable {
   #fail(error: string): void {
     this.#status = "failed";
     this.#loadError = error;
-    this.#worker.terminate();
+    this.#seat.close();
   }
 
   #emitTimings(timings: readonly Timing[]): void {

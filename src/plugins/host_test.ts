@@ -202,6 +202,32 @@ Deno.test("PluginHost.deliver() does not retry programmer errors", async () => {
   assert.match(report.paused?.error ?? "", /^TypeError: /);
 });
 
+Deno.test("PluginHost.deliver() retries a plugin's network failures but not its 4xx answers (isRetriable)", async () => {
+  await using dir = await tempDir();
+  await using logs = await LogCapture.start();
+  // A port nothing listens on: fetch fails with a network TypeError.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  const file = await writeFiles(dir.path, {
+    "net.ts": pluginWith(`
+      if (event.id === 1 && ctx.attempt === 1) await fetch("http://127.0.0.1:${port}/");
+      if (event.id === 2) {
+        throw Object.assign(new Error("404 Not Found"), { name: "ShotGridError", retriable: false });
+      }
+      logger.info("ok " + event.id + " attempt " + ctx.attempt);
+    `),
+  });
+  await using host = await start(file, { retries: 3 });
+  const report = await host.deliver(events.slice(0, 2));
+  assert.equal(report.done, 1);
+  assert.equal(report.paused?.id, 2);
+  assert.equal(report.paused?.attempts, 1, "a 4xx is not retried");
+  const messages = logs.messages(["sgevents", "plugin", "net"]);
+  assert.deepEqual(messages.filter((m) => m.startsWith("ok")), ["ok 1 attempt 2"]);
+  assert.ok(messages.some((m) => /attempt 1 of 4\), not retried: ShotGridError: 404/.test(m)));
+});
+
 Deno.test("PluginHost.deliver() times out a callback that ignores its signal and goes on", async () => {
   await using dir = await tempDir();
   await using logs = await LogCapture.start();

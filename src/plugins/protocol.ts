@@ -35,6 +35,13 @@ export const slot = {
   attempt: 4,
   /** Worker: timeout of the attempt running, in ms. */
   timeoutMs: 5,
+  /** Worker: the longest synchronous run of a callback on one event so far, in ms. */
+  cpuMs: 6,
+  /**
+   * Worker: callbacks before this index are finished on event `done` (written as soon as
+   * a callback returns, so a Worker ended by a co-tenant repeats none of them).
+   */
+  next: 7,
 } as const;
 
 const int32Slots = 8;
@@ -98,21 +105,83 @@ export interface Resume {
   readonly stack: string | null;
 }
 
-/** Host to worker. */
+/**
+ * Ascending page indices as they cross to a Worker: a run `from..from+count-1` (the
+ * common case: a plugin wanting every event), else an Int32Array (copied as one block;
+ * a JS array of numbers is cloned element by element).
+ */
+export type IndexList = { readonly from: number; readonly count: number } | Int32Array;
+
+/**
+ * Pack ascending indices.
+ *
+ * @param indices Ascending indices.
+ * @returns A run when they are consecutive, else a typed array of them.
+ */
+export function packIndices(indices: readonly number[]): IndexList {
+  const from = indices[0] ?? 0;
+  const count = indices.length;
+  if (count === 0 || indices[count - 1] === from + count - 1) return { from, count };
+  return Int32Array.from(indices);
+}
+
+/**
+ * Call `each` with every index of `list`, in order.
+ *
+ * @param list Packed indices.
+ * @param each Called per index with its position in the list.
+ */
+export function forEachIndex(
+  list: IndexList,
+  each: (index: number, position: number) => void,
+): void {
+  if (list instanceof Int32Array) { for (let i = 0; i < list.length; i++) each(list[i]!, i); }
+  else for (let i = 0; i < list.count; i++) each(list.from + i, i);
+}
+
+/**
+ * A page of events as a Worker holds it: one shared copy of the events any of its plugins
+ * wants, parsed and frozen once (see page_cache.ts).
+ */
+export interface PagePayload {
+  /** The page's id in this Worker. */
+  readonly id: number;
+  /** The events, one JSON array, UTF-8 in shared memory; null when the Worker holds the page. */
+  readonly bytes: Uint8Array<SharedArrayBuffer> | null;
+  /** With `bytes`: the page index of each of its events. */
+  readonly indices: IndexList | null;
+  /** Pages the Worker may drop now. */
+  readonly evict: readonly number[];
+}
+
+/**
+ * Host to worker. `tenant` names the plugin within its Worker (several plugins share one);
+ * each has its own control block and batch.
+ */
 export type HostMessage =
-  | { readonly kind: "load"; readonly settings: WorkerSettings }
+  /**
+   * First message to a new Worker: `busy[0]` is set to the id + 1 of the tenant whose code
+   * runs synchronously (0: none), so a hang is charged to the plugin that loops; `busy[1]`
+   * is a heartbeat the Worker's event loop counts up (a thread that stops counting is stuck).
+   */
+  | { readonly kind: "init"; readonly busy: SharedArrayBuffer }
+  | { readonly kind: "load"; readonly tenant: number; readonly settings: WorkerSettings }
+  /** Forget a plugin's registrations (reload, quarantine): the others go on. */
+  | { readonly kind: "unload"; readonly tenant: number }
   | {
     readonly kind: "deliver";
+    readonly tenant: number;
     readonly seq: number;
-    /** The wanted events, one JSON array, UTF-8 in shared memory (see batch_cache.ts). */
-    readonly events: Uint8Array<SharedArrayBuffer>;
+    readonly page: PagePayload;
+    /** The page indices of the events this plugin is given, ascending. */
+    readonly indices: IndexList;
     readonly resume: Resume | null;
     readonly timing: boolean;
   }
   /** Wake a backoff wait: the stop flag is set. */
-  | { readonly kind: "stop" }
+  | { readonly kind: "stop"; readonly tenant: number }
   /** Shutdown: abort the running callback's signal too. */
-  | { readonly kind: "abort" };
+  | { readonly kind: "abort"; readonly tenant: number };
 
 /** One callback run, for the timing log. */
 export interface Timing {
@@ -127,6 +196,8 @@ export interface Timing {
 /** A log record from the plugin. */
 export interface LogRecordMessage {
   readonly kind: "log";
+  /** The plugin that logged; null: the Worker itself. */
+  readonly tenant: number | null;
   readonly level: "debug" | "info" | "warning" | "error" | "fatal";
   readonly message: string;
   readonly properties: Record<string, unknown> | null;
@@ -136,16 +207,31 @@ export interface LogRecordMessage {
 export type WorkerMessage =
   | {
     readonly kind: "loaded";
+    readonly tenant: number;
     readonly callbacks: readonly CallbackInfo[];
     readonly emails: readonly string[] | boolean;
   }
-  | { readonly kind: "loadFailed"; readonly error: string; readonly stack: string | null }
-  /** The plugin ended its own worker (`Deno.exit()`, `close()`): restart without waiting. */
-  | { readonly kind: "exiting"; readonly reason: string }
+  | {
+    readonly kind: "loadFailed";
+    readonly tenant: number;
+    readonly error: string;
+    readonly stack: string | null;
+  }
+  /**
+   * A plugin ended its Worker (`Deno.exit()`, `close()`): restart without waiting.
+   * `tenant`: the plugin whose callback (or load) called it, when known.
+   */
+  | { readonly kind: "exiting"; readonly reason: string; readonly tenant: number | null }
   | LogRecordMessage
-  | { readonly kind: "skipped"; readonly seq: number; readonly failure: FailedEvent }
+  | {
+    readonly kind: "skipped";
+    readonly tenant: number;
+    readonly seq: number;
+    readonly failure: FailedEvent;
+  }
   | {
     readonly kind: "done";
+    readonly tenant: number;
     readonly seq: number;
     /** Events of this batch finished. */
     readonly done: number;

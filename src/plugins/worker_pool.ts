@@ -1,0 +1,147 @@
+/**
+ * Where plugins run: a pool of `plugins.workers` shared Worker isolates, plus a Worker of
+ * its own for each plugin that needs one.
+ *
+ * Placement is deterministic: plugins are taken in processing order (the order discovery
+ * lists them: path order, then file name) the first time they are seen, and the k-th
+ * shared plugin goes to pool Worker `k mod workers` (round-robin). A plugin keeps its
+ * place across reloads. So with 2 Workers and plugins a, b, c in that order, a and c share
+ * `worker 1` and b has `worker 2`. Isolates are started only for Workers with plugins, so
+ * there are never more than plugins.
+ *
+ * A plugin gets a Worker of its own (`plugin <name>`) when configured `isolate: true`,
+ * when it has `permissions` (Deno permissions are per Worker), or when quarantined: its
+ * callback hung the thread, it ended its Worker (`Deno.exit`), or a callback ran longer
+ * than the CPU budget on one event while co-tenants waited (see host.ts).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { PluginPermissions } from "../config/types.ts";
+import { workerPermissions } from "./permissions.ts";
+import { PluginWorker } from "./plugin_worker.ts";
+
+/** Options of {@link WorkerPool}. */
+export interface WorkerPoolOptions {
+  /** Shared Workers at most (default: the number of cores). */
+  readonly workers?: number;
+  /** Where `sg` connects (a plugin with permissions may reach it). */
+  readonly site: { readonly url: string; readonly proxy: string | null };
+  /**
+   * A plugin whose callbacks run longer than this synchronously on one event, in a
+   * shared Worker, is quarantined (default 1000 ms).
+   */
+  readonly cpuBudgetMs?: number;
+  /**
+   * A Worker whose thread does not answer for this long (or its plugins' longest callback
+   * timeout + grace, if longer) is stuck outside any callback and is restarted (default
+   * 10 000 ms; see PluginWorker).
+   */
+  readonly stuckFloorMs?: number;
+}
+
+/** How a plugin asks to be placed. */
+export interface PlacementRequest {
+  readonly isolate?: boolean;
+  readonly permissions?: PluginPermissions | null;
+}
+
+/** The pool of Workers of one daemon. */
+export class WorkerPool {
+  /** Shared Workers at most. */
+  readonly workers: number;
+  /** CPU budget per event in a shared Worker, in ms. */
+  readonly cpuBudgetMs: number;
+  readonly #site: { readonly url: string; readonly proxy: string | null };
+  readonly #stuckFloorMs: number | undefined;
+  readonly #order = new Map<string, number>();
+  readonly #shared: (PluginWorker | undefined)[] = [];
+  readonly #own = new Set<PluginWorker>();
+  #seen = 0;
+
+  /**
+   * An empty pool (Workers start with their first plugin).
+   *
+   * @param options Workers, site, CPU budget.
+   * @throws {RangeError} When `workers` is not a positive integer.
+   */
+  constructor(options: WorkerPoolOptions) {
+    const workers = options.workers ?? Math.max(1, navigator.hardwareConcurrency || 1);
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new RangeError(
+        `Cannot create a worker pool of "${workers}" workers: expected a positive integer`,
+      );
+    }
+    this.workers = workers;
+    this.cpuBudgetMs = options.cpuBudgetMs ?? 1000;
+    this.#site = options.site;
+    this.#stuckFloorMs = options.stuckFloorMs;
+  }
+
+  /**
+   * Record the processing order of `names` (discovery order), for names not seen before.
+   *
+   * @param names Plugin names, in processing order.
+   */
+  plan(names: readonly string[]): void {
+    for (const name of names) if (!this.#order.has(name)) this.#order.set(name, this.#seen++);
+  }
+
+  /**
+   * The Worker for a plugin: a shared one, or one of its own.
+   *
+   * @param plugin The plugin's name.
+   * @param request Its `isolate` and `permissions` settings.
+   * @returns The Worker (not started yet if new).
+   */
+  place(plugin: string, request: PlacementRequest = {}): PluginWorker {
+    if (request.isolate || request.permissions) {
+      return this.#ownWorker(plugin, { permissions: request.permissions ?? null });
+    }
+    this.plan([plugin]);
+    const slot = this.#order.get(plugin)! % this.workers;
+    let worker = this.#shared[slot];
+    if (!worker) {
+      worker = new PluginWorker(`worker ${slot + 1}`, {
+        shared: true,
+        permissions: "inherit",
+        log: getLogger(["sgevents", "plugins"]),
+        ...(this.#stuckFloorMs !== undefined ? { stuckFloorMs: this.#stuckFloorMs } : {}),
+      });
+      this.#shared[slot] = worker;
+    }
+    return worker;
+  }
+
+  /**
+   * A Worker of the plugin's own, for a plugin moved out of a shared one.
+   *
+   * @param plugin The plugin's name.
+   * @param reason Why (logged by the caller; shown by `plugins list`).
+   * @returns The new Worker.
+   */
+  quarantine(plugin: string, reason: string): PluginWorker {
+    return this.#ownWorker(plugin, { permissions: null, quarantined: reason });
+  }
+
+  /** Terminate every Worker. */
+  close(): void {
+    for (const worker of [...this.#shared, ...this.#own]) worker?.close();
+  }
+
+  #ownWorker(
+    plugin: string,
+    options: { permissions: PluginPermissions | null; quarantined?: string },
+  ): PluginWorker {
+    const worker = new PluginWorker(`plugin ${plugin}`, {
+      shared: false,
+      permissions: workerPermissions(options.permissions, this.#site),
+      log: getLogger(["sgevents", "plugin", plugin]),
+      ...(this.#stuckFloorMs !== undefined ? { stuckFloorMs: this.#stuckFloorMs } : {}),
+      ...(options.quarantined !== undefined ? { quarantined: options.quarantined } : {}),
+    });
+    for (const old of this.#own) if (old.size === 0) this.#own.delete(old);
+    this.#own.add(worker);
+    return worker;
+  }
+}
