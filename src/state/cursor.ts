@@ -278,14 +278,13 @@ export class PluginCursor {
   }
 
   /**
-   * Deliver the events `from <= id <= to` again, beside the lane, without moving the cursor.
+   * The checks of {@link startReplay}, changing nothing (a dry run).
    *
    * @param from The first id.
-   * @param to The last id: at or below the cursor (events above it are not delivered yet).
-   * @returns The replay.
-   * @throws {RangeError} When the range is empty, above the cursor, or a replay is under way.
+   * @param to The last id.
+   * @throws {RangeError} As startReplay would.
    */
-  startReplay(from: number, to: number): Replay {
+  checkReplay(from: number, to: number): void {
     if (!isEventId(from) || !isEventId(to) || from > to) {
       throw new RangeError(
         `Cannot replay events ${from} to ${to} for plugin "${this.name}": expected event ids with from <= to`,
@@ -296,6 +295,24 @@ export class PluginCursor {
         `Cannot replay events ${from} to ${to} for plugin "${this.name}": its cursor is at ${this.position}, and events after it are not delivered yet; use --to ${this.position} or less`,
       );
     }
+    const running = this.#state.replay;
+    if (running) {
+      throw new RangeError(
+        `Cannot start a replay for plugin "${this.name}": one is under way (events ${running.from} to ${running.to}, next ${running.next})`,
+      );
+    }
+  }
+
+  /**
+   * Deliver the events `from <= id <= to` again, beside the lane, without moving the cursor.
+   *
+   * @param from The first id.
+   * @param to The last id: at or below the cursor (events above it are not delivered yet).
+   * @returns The replay.
+   * @throws {RangeError} When the range is empty, above the cursor, or a replay is under way.
+   */
+  startReplay(from: number, to: number): Replay {
+    this.checkReplay(from, to);
     return this.#beginReplay(from, to, null);
   }
 
