@@ -63,7 +63,9 @@ export type OperatedRequest = PauseRequest | ReplayRequest | RetryFailedRequest;
  * @param request Any request.
  * @returns `true` for pause, replay and retry-failed.
  */
-export function isOperated(request: OperatorRequest): request is OperatedRequest {
+export function isOperated<T extends { readonly op: string }>(
+  request: T,
+): request is Extract<T, { readonly op: OperatedRequest["op"] }> {
   return request.op === "pause" || request.op === "replay" || request.op === "retry-failed";
 }
 
