@@ -36,6 +36,7 @@ function plugin(name: string, extra: Partial<PluginStatus> = {}): PluginStatus {
     lastError: null,
     lastErrorEvent: null,
     failed: [],
+    replay: null,
     ...extra,
   };
 }
