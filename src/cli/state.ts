@@ -59,11 +59,12 @@ export function stateCommand(): Command {
     .option("--offline", "do not ask the site (no lag columns)")
     .addHelpText(
       "after",
-      `\nLAG is in events (the site's newest id minus the cursor) and seconds (now minus the time of
-the plugin's next event; one small request per plugin).
+      `\nLAG is in events (the site's newest id minus the cursor) and LAG S in seconds (now
+minus the time of the plugin's next event; one small request per plugin).
 
-Exit codes, for scripts: 0 the daemon runs and every plugin is active, ${exitNotRunning} no daemon holds the
-state file, ${exitNotActive} a plugin is paused or halted (orphans are not counted); 1 and 2 as for every command.
+Exit codes, for scripts: 0 the daemon runs and every plugin is active; ${exitNotRunning} no daemon
+holds the state file; ${exitNotActive} a plugin is paused or halted (orphans are not counted);
+1 and 2 as for every command.
 
 Examples:
   sgevents state show
