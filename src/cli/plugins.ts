@@ -97,7 +97,7 @@ export function pluginsCommand(): Command {
     .option(...configOption)
     .addHelpText(
       "after",
-      "\nWorks with or without a running daemon (a running one pauses after the batch in flight).\nThe plugin resumes after its cursor with sgevents plugins resume.\n\nExample:\n  sgevents plugins pause notify",
+      "\nWorks with or without a running daemon (a running one pauses after the event in flight).\nThe plugin resumes after its cursor with sgevents plugins resume.\n\nExample:\n  sgevents plugins pause notify",
     )
     .action(async (names: string[], options: { config?: string }) => {
       const config = await loadCommandConfig(options.config);
