@@ -14,6 +14,7 @@ import {
   tempDir,
   writeConfig,
 } from "./helpers.ts";
+import { listeningUrl, writeHttpConfig } from "./http_helpers.ts";
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -220,6 +221,52 @@ function record(sg, logger, event) {
   const none = await run(config, "plugins", "retry-failed", "a");
   assert.equal(none.code, 2);
   assert.match(none.output, /The running daemon refused: .*it has none/);
+  daemon.kill("SIGTERM");
+  assert.equal(await daemon.exited, 0);
+});
+
+Deno.test("the HTTP API's pause, replay and retry-failed are applied by the daemon (200, or 409 when refused)", async () => {
+  await using dir = await tempDir();
+  await using sim = await startSimulator({ port: 0, preload: 10, quiet: true });
+  await Deno.mkdir(`${dir.path}/plugins`);
+  const ids = `${dir.path}/a.ids`;
+  await Deno.writeTextFile(`${dir.path}/plugins/a.ts`, recorderPlugin(ids));
+  const token = "operator-token-789";
+  await Deno.writeTextFile(`${dir.path}/token`, token + "\n");
+  const config = await writeHttpConfig(
+    { url: sim.url, dir: dir.path },
+    { listen: "127.0.0.1:0", token_file: "./token" },
+  );
+  await using daemon = spawnSgevents(["daemon", "-c", config]);
+  await daemon.waitFor("HTTP listening on");
+  const url = listeningUrl(daemon.output());
+  const post = async (action: string, body: unknown = {}) => {
+    const response = await fetch(`${url}/api/plugins/a/${action}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, json: await response.json() };
+  };
+  await eventually(async () => (await pluginState(dir.path, "a"))?.cursor === 10, 30_000);
+
+  const above = await post("replay", { from: 5, to: 11 });
+  assert.equal(above.status, 409, JSON.stringify(above.json));
+  assert.match(above.json.error, /its cursor is at 10/);
+  const replay = await post("replay", { from: 8, to: 10 });
+  assert.deepEqual([replay.status, replay.json.applied], [200, true]);
+  await eventually(async () => (await readIds(ids)).length === 13, 30_000, "replayed");
+  assert.deepEqual((await readIds(ids)).slice(10), [8, 9, 10]);
+
+  const none = await post("retry-failed");
+  assert.equal(none.status, 409);
+  assert.match(none.json.error, /it has none/);
+
+  const pause = await post("pause");
+  assert.deepEqual([pause.status, pause.json.applied], [200, true]);
+  const plugins = await (await fetch(`${url}/api/plugins`)).json();
+  assert.equal(plugins.plugins[0].state, "paused");
+  assert.equal(plugins.plugins[0].replay, null);
   daemon.kill("SIGTERM");
   assert.equal(await daemon.exited, 0);
 });
