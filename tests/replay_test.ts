@@ -14,7 +14,7 @@ import {
   tempDir,
   writeConfig,
 } from "./helpers.ts";
-import { listeningUrl, writeHttpConfig } from "./http_helpers.ts";
+import { listeningUrl, metric, writeHttpConfig } from "./http_helpers.ts";
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -253,10 +253,14 @@ Deno.test("the HTTP API's pause, replay and retry-failed are applied by the daem
   const above = await post("replay", { from: 5, to: 11 });
   assert.equal(above.status, 409, JSON.stringify(above.json));
   assert.match(above.json.error, /its cursor is at 10/);
+  const metrics = async () => await (await fetch(`${url}/metrics`)).text();
+  assert.equal(metric(await metrics(), 'sgevents_plugin_replay_next{plugin="a"}'), 0);
   const replay = await post("replay", { from: 8, to: 10 });
   assert.deepEqual([replay.status, replay.json.applied], [200, true]);
   await eventually(async () => (await readIds(ids)).length === 13, 30_000, "replayed");
   assert.deepEqual((await readIds(ids)).slice(10), [8, 9, 10]);
+  await eventually(async () => (await pluginState(dir.path, "a"))?.replay === null);
+  assert.equal(metric(await metrics(), 'sgevents_plugin_replay_next{plugin="a"}'), 0);
 
   const none = await post("retry-failed");
   assert.equal(none.status, 409);
