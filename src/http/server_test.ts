@@ -330,6 +330,7 @@ Deno.test("HttpServer GET /api shows plugins with lag, rate and errors, and fail
         lastError: "boom",
         lastErrorEvent: 9,
         failed: 1,
+        replay: null,
       }],
     });
     const one = await send(`${url}/api/plugins/a`);
