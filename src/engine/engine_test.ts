@@ -438,3 +438,45 @@ Deno.test("Engine pauses a plugin at a replayed event that fails, and the replay
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Engine delivers a replay batch the process died during one event at a time", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/state.json`;
+    const config = testConfig(file, { maxEventBatchSize: 5 });
+    const log = new MemoryLog();
+    log.add(10);
+    await runOnce(config, log, new Map([["p", new RecordingHost("p", "/p.ts", "1")]]));
+    {
+      await using store = await StateStore.open(file, {
+        site: config.shotgrid.url,
+        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      });
+      const cursor = store.cursor("p")!;
+      cursor.startReplay(2, 9);
+      // What a death during the replay's first batch leaves in the state file.
+      cursor.beginDelivery(2, 6);
+      await store.checkpoint();
+    }
+    const host = new BatchRecordingHost("p", "/p.ts", "1");
+    const store = await runOnce(config, log, new Map([["p", host]]));
+    assert.deepEqual(host.batches, [[2], [3], [4], [5], [6], [7, 8, 9]]);
+    const state = store.plugins.get("p")!;
+    assert.deepEqual([state.replay, state.probe, state.inFlight, state.cursor], [
+      null,
+      null,
+      null,
+      10,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+class BatchRecordingHost extends RecordingHost {
+  readonly batches: number[][] = [];
+  override deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+    this.batches.push(events.map((event) => event.id));
+    return super.deliver(events);
+  }
+}

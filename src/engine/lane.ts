@@ -17,7 +17,7 @@
  * the plugin never runs two deliveries at once: one replay batch between two of its normal
  * batches, and replay batches back to back while the lane waits for `fetch_interval` at
  * the head. The replay's own position moves as its batches finish; the cursor does not.
- * Replay batches are not marked in flight (a death during one does not probe it).
+ * Replay batches are marked in flight too, so a death during one probes it the same way.
  *
  * @module
  */
@@ -362,17 +362,14 @@ export class Lane {
   async #deliverMarked(
     host: DeliveryHost,
     events: readonly ShotGridEvent[],
-    mark = true,
   ): Promise<DeliveryReport> {
     // A command that arrived before this delivery still cuts it short.
     if (this.#stopping || this.#commands.pending) {
       return { done: 0, skipped: [], paused: null, stopped: true };
     }
-    if (mark) {
-      this.#cursor.beginDelivery(events[0]!.id, events[events.length - 1]!.id);
-      // Not fsynced: the mark only has to outlive the process, not the machine.
-      await this.#options.checkpoint({ durable: false });
-    }
+    this.#cursor.beginDelivery(events[0]!.id, events[events.length - 1]!.id);
+    // Not fsynced: the mark only has to outlive the process, not the machine.
+    await this.#options.checkpoint({ durable: false });
     this.#delivering = true;
     try {
       const started = performance.now();
@@ -414,7 +411,7 @@ export class Lane {
     }
     const batch = await this.#options.replays.next(replay, this.#waitSignal());
     const events = this.#mine(batch.events.filter((event) => !exclude(event)));
-    const report = events.length > 0 ? await this.#deliverMarked(host, events, false) : emptyReport;
+    const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
     const done = Math.min(report.done, events.length);
     const next = done >= events.length ? batch.scannedTo + 1 : events[done]!.id;
     // Passed: delivered (a new failure is recorded again below), or not on the site.

@@ -362,6 +362,10 @@ export class PluginCursor {
       const kept = state.failed.filter((record) => !done.has(record.eventId));
       state.failed.splice(0, state.failed.length, ...kept);
     }
+    // A probe of a replay batch (at or below the cursor) ends once the replay is past it.
+    if (state.probe && state.probe.upTo <= this.position && next > state.probe.upTo) {
+      state.probe = null;
+    }
     const ended = next > replay.to;
     state.replay = ended ? null : { ...replay, next };
     this.#touch();

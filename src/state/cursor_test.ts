@@ -219,3 +219,15 @@ Deno.test("PluginCursor.rewind() below a replay's end drops the replay (the lane
   cursor.rewind(20);
   assert.equal(cursor.replay, null);
 });
+
+Deno.test("PluginCursor.replayed() ends the probe of a replay batch once the replay is past it", () => {
+  const { cursor, state } = cursorAt(50);
+  cursor.startReplay(10, 30);
+  cursor.beginDelivery(10, 14);
+  assert.equal(cursor.recoverFromCrash().kind, "probe");
+  assert.equal(cursor.probeUpTo, 14);
+  cursor.replayed(12);
+  assert.equal(cursor.probeUpTo, 14, "not past it yet");
+  cursor.replayed(15);
+  assert.equal(state.probe, null);
+});
