@@ -85,7 +85,10 @@ export function changeOperated(
 ): string {
   switch (request.op) {
     case "pause":
-      return cursor.pauseByOperator() ? "paused" : "already paused";
+      if (cursor.pauseByOperator()) return "paused";
+      return cursor.status === "halted"
+        ? "halted (the site went back), not paused"
+        : "already paused";
     case "replay": {
       if (request.dryRun) {
         cursor.checkReplay(request.from, request.to);

@@ -253,17 +253,12 @@ export class PluginCursor {
    * Pause the plugin on purpose (an operator's `plugins pause`): nothing is delivered to
    * it, replays included, until it is resumed; it resumes after its cursor.
    *
-   * @returns `false` when it was already paused.
-   * @throws {RangeError} When the plugin is halted (a skip is the way on from there).
+   * @returns `false` when it was already paused, or is halted (it delivers nothing either,
+   *   and only a skip moves it on).
    */
   pauseByOperator(): boolean {
     const state = this.#state;
-    if (state.status === "halted") {
-      throw new RangeError(
-        `Cannot pause plugin "${this.name}": it is halted (the site went back); skip it to go on`,
-      );
-    }
-    if (state.status === "paused") return false;
+    if (state.status !== "active") return false;
     state.status = "paused";
     state.paused = {
       eventId: this.position + 1,
