@@ -138,7 +138,7 @@ Deno.test("daemon pauses a throwing plugin at its event, the others go on, and a
   assert.deepEqual(await readIds(`${dir.path}/bad.ids`), range(1, 11));
 
   const show = spawnSgevents(["state", "show", "--json", "--offline", "-c", config]);
-  assert.equal(await show.exited, 0, show.output());
+  assert.equal(await show.exited, 4, `a plugin is paused: exit 4\n${show.output()}`);
   const report = JSON.parse(show.output());
   const bad = report.plugins.find((p: { plugin: string }) => p.plugin === "bad");
   assert.equal(bad.status, "paused");

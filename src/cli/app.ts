@@ -8,6 +8,7 @@ import { daemonCommand } from "./daemon.ts";
 import { dispatchCommand } from "./dispatch.ts";
 import { migrateCommand } from "./migrate.ts";
 import { pluginsCommand } from "./plugins.ts";
+import { replayCommand } from "./replay.ts";
 import { simCommand } from "./sim.ts";
 import { stateCommand } from "./state.ts";
 import { validateCommand } from "./validate.ts";
@@ -36,13 +37,15 @@ Examples:
   sgevents plugins check plugins/notify.ts # load one plugin and report
   sgevents dispatch plugins/notify.ts --event event.json
 
-Exit codes: 0 ok, 1 failure, 2 usage or configuration error.`,
+Exit codes: 0 ok, 1 failure, 2 usage or configuration error (state show: 3 daemon not
+running, 4 a plugin paused or halted).`,
     );
   for (
     const command of [
       daemonCommand(),
       stateCommand(),
       pluginsCommand(),
+      replayCommand(),
       dispatchCommand(),
       simCommand(),
       validateCommand(),

@@ -25,12 +25,16 @@ export class UsageError extends Error {
 
 /** A command that ran and found a failure it has already reported (e.g. a failing plugin). */
 export class ReportedFailure extends Error {
+  /** The exit code (1 unless the command documents others, as `state show` does). */
+  readonly exitCode: number;
   /**
    * @param message A short summary.
+   * @param exitCode The exit code (default 1).
    */
-  constructor(message: string) {
+  constructor(message: string, exitCode = 1) {
     super(message);
     this.name = "ReportedFailure";
+    this.exitCode = exitCode;
   }
 }
 
@@ -50,7 +54,7 @@ export function exitFor(error: unknown): { code: number; message: string | null 
   if (error instanceof ConfigError || error instanceof UsageError) {
     return { code: 2, message: redact(error.message) };
   }
-  if (error instanceof ReportedFailure) return { code: 1, message: null };
+  if (error instanceof ReportedFailure) return { code: error.exitCode, message: null };
   if (
     error instanceof StateFileError || error instanceof StateLockedError ||
     error instanceof ShotGridError

@@ -1,5 +1,5 @@
 /**
- * `sgevents plugins list | check | resume | init`.
+ * `sgevents plugins list | check | pause | resume | retry-failed | init`.
  *
  * @module
  */
@@ -8,10 +8,11 @@ import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
 import { apiFolder, initPluginFolder } from "../plugins/plugin_package.ts";
+import { parseEventId } from "../state/cursor.ts";
 import { readStateFile } from "../state/state_store.ts";
 import { configOption, loadCommandConfig } from "./context.ts";
 import { checkPlugin } from "./dispatch.ts";
-import { ReportedFailure } from "./errors.ts";
+import { ReportedFailure, UsageError } from "./errors.ts";
 import { changeState } from "./state_change.ts";
 import { formatTable } from "./table.ts";
 import { WorkerPool } from "../plugins/worker_pool.ts";
@@ -22,7 +23,9 @@ import { WorkerPool } from "../plugins/worker_pool.ts";
  * @returns The commander command.
  */
 export function pluginsCommand(): Command {
-  const plugins = new Command("plugins").description("List, check, resume and set up plugins");
+  const plugins = new Command("plugins").description(
+    "List, check, pause, resume and set up plugins",
+  );
   plugins.command("init")
     .description(
       "Set up a plugin folder: the plugin API types (sgevents/plugin), a deno.json, an example plugin and its test",
@@ -88,6 +91,48 @@ export function pluginsCommand(): Command {
       const config = await loadCommandConfig(options.config);
       const how = await changeState(config, { op: "resume", plugins: names });
       console.log(`Resumed ${names.map((n) => `"${n}"`).join(", ")} (${how})`);
+    });
+  plugins.command("pause")
+    .description("Pause plugins on purpose: nothing is delivered to them until resumed")
+    .argument("<plugins...>", "plugin names")
+    .option(...configOption)
+    .addHelpText(
+      "after",
+      "\nWorks with or without a running daemon (a running one pauses after the event in flight).\nThe plugin resumes after its cursor with sgevents plugins resume.\n\nExample:\n  sgevents plugins pause notify",
+    )
+    .action(async (names: string[], options: { config?: string }) => {
+      const config = await loadCommandConfig(options.config);
+      const how = await changeState(config, { op: "pause", plugins: names });
+      console.log(`Paused ${names.map((n) => `"${n}"`).join(", ")} (${how})`);
+    });
+  plugins.command("retry-failed")
+    .description("Deliver again the events a plugin skipped after failing (stopOnError false)")
+    .argument("<plugin>", "plugin name")
+    .option("--id <id>", "only this event")
+    .option(...configOption)
+    .addHelpText(
+      "after",
+      "\nThe events go to every callback of the plugin again, beside its normal lane (see sgevents\nstate failed); each leaves the failed list once delivered well.\n\nExamples:\n  sgevents plugins retry-failed notify\n  sgevents plugins retry-failed notify --id 545175",
+    )
+    .action(async (name: string, options: { config?: string; id?: string }) => {
+      let eventId: number | undefined;
+      try {
+        eventId = options.id === undefined ? undefined : parseEventId(options.id, "--id");
+      } catch (error) {
+        throw new UsageError((error as Error).message);
+      }
+      if (eventId === 0) throw new UsageError(`--id "0" is not an event id`);
+      const config = await loadCommandConfig(options.config);
+      const how = await changeState(config, {
+        op: "retry-failed",
+        plugins: [name],
+        ...(eventId === undefined ? {} : { eventId }),
+      });
+      console.log(
+        `Retrying ${
+          eventId === undefined ? "the failed events" : `event ${eventId}`
+        } of "${name}" (${how})`,
+      );
     });
   return plugins;
 }

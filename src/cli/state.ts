@@ -1,5 +1,5 @@
 /**
- * `sgevents state show | skip | forget`: inspect and edit plugin cursors and backlogs,
+ * `sgevents state show | failed | skip | forget`: inspect and edit plugin cursors and backlogs,
  * the supported replacement for unpickling the Python daemon's `.id` file by hand.
  *
  * @module
@@ -10,10 +10,10 @@ import { ShotGridEventSource } from "../engine/event_source.ts";
 import { discoverPlugins } from "../plugins/discovery.ts";
 import { parseEventId } from "../state/cursor.ts";
 import { StateLock } from "../state/lock.ts";
-import type { PluginState } from "../state/state_file.ts";
+import type { FailedEventRecord, PluginState, Replay } from "../state/state_file.ts";
 import { readStateFile } from "../state/state_store.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
-import { UsageError } from "./errors.ts";
+import { ReportedFailure, UsageError } from "./errors.ts";
 import { changeState } from "./state_change.ts";
 import { formatTable } from "./table.ts";
 
@@ -24,6 +24,8 @@ export interface StateRow {
   readonly orphaned: boolean;
   readonly cursor: number | null;
   readonly lag: number | null;
+  /** Now minus the created_at of the plugin's next event, in s (0 caught up); null offline. */
+  readonly lagSeconds: number | null;
   readonly backlog: number;
   readonly oldestDeadline: string | null;
   readonly processed: number;
@@ -31,8 +33,17 @@ export interface StateRow {
   readonly pausedAt: number | null;
   /** Halted because the site's newest event fell below the cursor: that newest id. */
   readonly haltedAtSiteNewest: number | null;
+  /** Paused on purpose (`plugins pause`). */
+  readonly pausedByOperator: boolean;
+  /** The replay under way (`sgevents replay`, `plugins retry-failed`), or null. */
+  readonly replay: Replay | null;
   readonly lastError: string | null;
 }
+
+/** `state show`'s exit code when no daemon holds the state file. */
+export const exitNotRunning = 3;
+/** `state show`'s exit code when the daemon runs but a plugin is paused or halted. */
+export const exitNotActive = 4;
 
 /**
  * The `state` command and its subcommands.
@@ -45,16 +56,54 @@ export function stateCommand(): Command {
     .description("Show each plugin's cursor, lag, backlog, status and errors")
     .option(...configOption)
     .option("--json", "print JSON instead of a table")
-    .option("--offline", "do not ask the site for its newest event (no lag column)")
+    .option("--offline", "do not ask the site (no lag columns)")
     .addHelpText(
       "after",
-      "\nExamples:\n  sgevents state show\n  sgevents state show --json | jq '.plugins[] | select(.status == \"paused\")'",
+      `\nLAG is in events (the site's newest id minus the cursor) and LAG S in seconds (now
+minus the time of the plugin's next event; one small request per plugin).
+
+Exit codes, for scripts: 0 the daemon runs and every plugin is active; ${exitNotRunning} no daemon
+holds the state file; ${exitNotActive} a plugin is paused or halted (orphans are not counted);
+1 and 2 as for every command.
+
+Examples:
+  sgevents state show
+  sgevents state show --json | jq '.plugins[] | select(.status == "paused")'`,
     )
     .action(async (options: { config?: string; json?: boolean; offline?: boolean }) => {
       const config = await loadCommandConfig(options.config);
       const report = await stateReport(config, { offline: options.offline ?? false });
       if (options.json) console.log(JSON.stringify(report, null, 2));
       else printReport(report);
+      const code = showExitCode(report);
+      if (code !== 0) throw new ReportedFailure("Not running, or not every plugin active", code);
+    });
+  state.command("failed")
+    .description("List the events plugins skipped after failing (stopOnError false)")
+    .option(...configOption)
+    .option("--json", "print JSON instead of a table")
+    .addHelpText(
+      "after",
+      "\nThe most recent 100 per plugin. Deliver them again with sgevents plugins retry-failed.\n\nExamples:\n  sgevents state failed\n  sgevents state failed --json | jq '.[] | select(.plugin == \"notify\") | .eventId'",
+    )
+    .action(async (options: { config?: string; json?: boolean }) => {
+      const config = await loadCommandConfig(options.config);
+      const rows = await failedEvents(config);
+      if (options.json) console.log(JSON.stringify(rows, null, 2));
+      else if (rows.length === 0) console.log("No failed events.");
+      else {
+        console.log(formatTable(
+          ["PLUGIN", "EVENT", "CALLBACK", "ATTEMPTS", "AT", "ERROR"],
+          rows.map((row) => [
+            row.plugin,
+            row.eventId,
+            row.callback,
+            row.attempts || null,
+            row.at,
+            row.error.split("\n")[0]?.slice(0, 100) ?? null,
+          ]),
+        ));
+      }
     });
   state.command("skip")
     .description("Drop plugins' backlogs and move their cursors (default: to the newest event)")
@@ -111,6 +160,39 @@ export function stateCommand(): Command {
   return state;
 }
 
+/** One failed event in `state failed`. */
+export interface FailedRow extends FailedEventRecord {
+  readonly plugin: string;
+}
+
+/**
+ * Every plugin's failed events, oldest first.
+ *
+ * @param config The config.
+ * @returns The rows, by plugin then time.
+ */
+export async function failedEvents(config: Config): Promise<FailedRow[]> {
+  const doc = await readStateFile(config.daemon.stateFile);
+  const rows: FailedRow[] = [];
+  for (const [plugin, state] of doc?.plugins ?? []) {
+    for (const record of state.failed) rows.push({ plugin, ...record });
+  }
+  return rows;
+}
+
+/**
+ * The exit code of `state show`: 0 only when a daemon holds the state file and every
+ * plugin that has a file is active.
+ *
+ * @param report The report.
+ * @returns 0, {@link exitNotRunning} or {@link exitNotActive}.
+ */
+export function showExitCode(report: Awaited<ReturnType<typeof stateReport>>): number {
+  if (report.daemon === null) return exitNotRunning;
+  if (report.plugins.some((row) => !row.orphaned && row.status !== "active")) return exitNotActive;
+  return 0;
+}
+
 /**
  * Build the `state show` report.
  *
@@ -127,10 +209,29 @@ export async function stateReport(
   const daemon = await StateLock.holder(file);
   const present = new Set((await discoverPlugins(config.plugins.paths)).map((p) => p.name));
   let newestId: number | null = null;
+  const lagSeconds = new Map<number, number | null>();
   if (!options.offline && doc && doc.plugins.size > 0) {
     await using client = daemonClient(config, { retries: 0 });
-    newestId = await new ShotGridEventSource(client).newestId(AbortSignal.timeout(10_000))
-      .catch(() => null);
+    const source = new ShotGridEventSource(client);
+    newestId = await source.newestId(AbortSignal.timeout(10_000)).catch(() => null);
+    // One small request per distinct cursor: the time of the next event after it.
+    const now = Date.now();
+    const cursors = new Set([...doc.plugins.values()].map((p) => p.cursor ?? 0));
+    await Promise.all([...cursors].map(async (cursor) => {
+      const next = await source.after(cursor, 1, AbortSignal.timeout(10_000))
+        .then((events) => events[0] ?? null, () => undefined);
+      const created = next ? Date.parse(next.created_at) : NaN;
+      lagSeconds.set(
+        cursor,
+        next === undefined
+          ? null
+          : next === null
+          ? 0
+          : Number.isFinite(created)
+          ? Math.max(0, Math.round((now - created) / 1000))
+          : null,
+      );
+    }));
   }
   const plugins = [...(doc?.plugins ?? new Map<string, PluginState>())].map(([name, p]) => {
     const deadlines = [...p.backlog.values()].filter((d): d is number => d !== null);
@@ -140,12 +241,15 @@ export async function stateReport(
       orphaned: !present.has(name),
       cursor: p.cursor,
       lag: newestId !== null && p.cursor !== null ? Math.max(0, newestId - p.cursor) : null,
+      lagSeconds: lagSeconds.get(p.cursor ?? 0) ?? null,
       backlog: p.backlog.size,
       oldestDeadline: deadlines.length ? new Date(Math.min(...deadlines)).toISOString() : null,
       processed: p.processed,
       failed: p.failed.length,
       pausedAt: p.paused?.eventId ?? null,
       haltedAtSiteNewest: p.halted?.siteNewest ?? null,
+      pausedByOperator: p.paused?.byOperator === true,
+      replay: p.replay,
       lastError: p.lastError,
     };
   });
@@ -166,10 +270,12 @@ function printReport(report: Awaited<ReturnType<typeof stateReport>>): void {
       "STATUS",
       "CURSOR",
       "LAG",
+      "LAG S",
       "BACKLOG",
       "NEXT DEADLINE",
       "PROCESSED",
       "FAILED",
+      "REPLAY",
       "LAST ERROR",
     ],
     report.plugins.map((row) => [
@@ -178,15 +284,23 @@ function printReport(report: Awaited<ReturnType<typeof stateReport>>): void {
         ? `${row.status} (orphaned)`
         : row.haltedAtSiteNewest !== null
         ? `halted: site back at ${row.haltedAtSiteNewest}`
+        : row.pausedByOperator
+        ? "paused by operator"
         : row.pausedAt !== null
         ? `paused at ${row.pausedAt}`
         : row.status,
       row.cursor,
       row.lag,
+      row.lagSeconds,
       row.backlog,
       row.oldestDeadline,
       row.processed,
       row.failed,
+      row.replay === null
+        ? null
+        : `${
+          row.replay.ids ? "retry " : ""
+        }${row.replay.from}-${row.replay.to}, next ${row.replay.next}`,
       row.lastError?.split("\n")[0]?.slice(0, 80) ?? null,
     ]),
   ));

@@ -6,12 +6,14 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
+import { changeCursor, checkCursorChange } from "../engine/control.ts";
 import {
-  changeCursor,
-  checkCursorChange,
-  type ControlRequest,
-  sendRequest,
-} from "../engine/control.ts";
+  changeOperated,
+  type DistributiveOmit,
+  isOperated,
+  type OperatorRequest,
+  sendOperatorRequest,
+} from "../engine/operator_requests.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import { StateLock, StateLockedError } from "../state/lock.ts";
 import { readStateFile, StateStore } from "../state/state_store.ts";
@@ -40,7 +42,7 @@ export interface ChangeStateOptions {
  */
 export async function changeState(
   config: Config,
-  request: Omit<ControlRequest, "id">,
+  request: DistributiveOmit<OperatorRequest, "id">,
   options: ChangeStateOptions = {},
 ): Promise<"applied" | "handed to the running daemon"> {
   const file = config.daemon.stateFile;
@@ -63,6 +65,13 @@ export async function changeState(
       const names = pluginNames(store.names, request.plugins);
       if (request.op === "forget") {
         for (const name of names) store.forget(name);
+      } else if (isOperated(request)) {
+        try {
+          for (const name of names) changeOperated(store.cursor(name)!, request);
+        } catch (error) {
+          if (error instanceof RangeError) throw new UsageError(error.message);
+          throw error;
+        }
       } else {
         const to = request.op === "skip"
           ? request.to === undefined || request.to === "latest"
@@ -95,7 +104,7 @@ export async function changeState(
   }
   const doc = await readStateFile(file);
   pluginNames(doc?.plugins.keys() ?? [], request.plugins);
-  await sendRequest(file, { ...request, id });
+  await sendOperatorRequest(file, { ...request, id } as OperatorRequest);
   const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   while (Date.now() < deadline) {
     await sleep(200);

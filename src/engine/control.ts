@@ -1,6 +1,7 @@
 /**
  * Run-time requests to a running daemon (`sgevents state skip`, `state forget`,
- * `plugins resume`): appended as JSON lines to `<state_file>.requests`, applied by the
+ * `plugins resume`, and those of operator_requests.ts: `plugins pause`, `replay`,
+ * `plugins retry-failed`): appended as JSON lines to `<state_file>.requests`, applied by the
  * daemon between batches, and acknowledged in the state file (`applied`), so a command
  * never edits state under a running daemon's feet.
  *
@@ -10,6 +11,7 @@
  * @module
  */
 import { isEventId, type PluginCursor } from "../state/cursor.ts";
+import type { OperatorRequest } from "./operator_requests.ts";
 
 /** One request. */
 export interface ControlRequest {
@@ -23,7 +25,14 @@ export interface ControlRequest {
   readonly force?: boolean;
 }
 
-const ops: ReadonlySet<string> = new Set(["skip", "forget", "resume"]);
+const ops: ReadonlySet<string> = new Set([
+  "skip",
+  "forget",
+  "resume",
+  "pause",
+  "replay",
+  "retry-failed",
+]);
 
 /** An acknowledgement as stored in the state file's `applied` list: `id` or `id error...`. */
 export function ackLine(id: string, error: string | null): string {
@@ -72,7 +81,7 @@ export interface Malformed {
 export async function pendingRequests(
   stateFile: string,
   offset: number,
-): Promise<{ requests: ControlRequest[]; malformed: Malformed[]; offset: number }> {
+): Promise<{ requests: OperatorRequest[]; malformed: Malformed[]; offset: number }> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(requestsFile(stateFile));
@@ -85,7 +94,7 @@ export async function pendingRequests(
   const end = bytes.lastIndexOf(10) + 1;
   if (end <= start) return { requests: [], malformed: [], offset: start };
   const text = new TextDecoder().decode(bytes.subarray(start, end));
-  const requests: ControlRequest[] = [];
+  const requests: OperatorRequest[] = [];
   const malformed: Malformed[] = [];
   for (const line of text.split("\n")) {
     if (line.trim() === "") continue;
@@ -102,7 +111,7 @@ export async function pendingRequests(
  * @param line A JSON line.
  * @returns The request, or why it is refused.
  */
-export function parseRequest(line: string): ControlRequest | string {
+export function parseRequest(line: string): OperatorRequest | string {
   let raw: unknown;
   try {
     raw = JSON.parse(line);
@@ -129,7 +138,25 @@ export function parseRequest(line: string): ControlRequest | string {
     }`;
   }
   if (r.force !== undefined && typeof r.force !== "boolean") return `"force" must be true or false`;
-  return r as unknown as ControlRequest;
+  if (r.op === "replay" || r.op === "retry-failed") {
+    if (!Array.isArray(plugins) || plugins.length !== 1) {
+      return `"plugins" of a ${r.op} must name one plugin`;
+    }
+  }
+  if (r.op === "replay") {
+    if (!isEventId(r.from) || !isEventId(r.to) || r.from > r.to) {
+      return `"from" and "to" of a replay must be event ids with from <= to, not ${
+        JSON.stringify({ from: r.from, to: r.to })
+      }`;
+    }
+    if (r.dryRun !== undefined && typeof r.dryRun !== "boolean") {
+      return `"dryRun" must be true or false`;
+    }
+  }
+  if (r.op === "retry-failed" && r.eventId !== undefined && !isEventId(r.eventId)) {
+    return `"eventId" must be an event id, not ${JSON.stringify(r.eventId)}`;
+  }
+  return r as unknown as OperatorRequest;
 }
 
 /** A skip or resume, with a skip's target resolved to an id. */

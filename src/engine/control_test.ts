@@ -26,3 +26,38 @@ Deno.test("parseRequest() checks request lines as strictly as the CLI", () => {
     assert.match(result as string, reason, line);
   }
 });
+
+Deno.test("parseRequest() takes pause, replay and retry-failed, and checks their ids", () => {
+  assert.deepEqual(parseRequest(`{"id":"p","op":"pause","plugins":["a"]}`), {
+    id: "p",
+    op: "pause",
+    plugins: ["a"],
+  });
+  assert.deepEqual(parseRequest(`{"id":"r","op":"replay","plugins":["a"],"from":3,"to":9}`), {
+    id: "r",
+    op: "replay",
+    plugins: ["a"],
+    from: 3,
+    to: 9,
+  });
+  assert.deepEqual(parseRequest(`{"id":"f","op":"retry-failed","plugins":["a"],"eventId":7}`), {
+    id: "f",
+    op: "retry-failed",
+    plugins: ["a"],
+    eventId: 7,
+  });
+  const refused: [string, RegExp][] = [
+    [`{"id":"r","op":"replay","plugins":["a"],"from":9,"to":3}`, /with from <= to/],
+    [`{"id":"r","op":"replay","plugins":["a"],"from":0,"to":3}`, /with from <= to/],
+    [`{"id":"r","op":"replay","plugins":["a"],"to":3}`, /"from" and "to"/],
+    [`{"id":"r","op":"replay","plugins":"all","from":1,"to":3}`, /must name one plugin/],
+    [`{"id":"r","op":"replay","plugins":["a"],"from":1,"to":3,"dryRun":1}`, /"dryRun"/],
+    [`{"id":"r","op":"retry-failed","plugins":["a","b"]}`, /must name one plugin/],
+    [`{"id":"r","op":"retry-failed","plugins":["a"],"eventId":-1}`, /"eventId" must be/],
+  ];
+  for (const [line, reason] of refused) {
+    const result = parseRequest(line);
+    assert.equal(typeof result, "string", line);
+    assert.match(result as string, reason, line);
+  }
+});

@@ -20,14 +20,9 @@ import {
   sleep as realSleep,
 } from "../util/abort.ts";
 import { BacklogResolver } from "./backlog_resolver.ts";
-import {
-  ackLine,
-  changeCursor,
-  checkCursorChange,
-  type ControlRequest,
-  pendingRequests,
-} from "./control.ts";
+import { ackLine, changeCursor, checkCursorChange, pendingRequests } from "./control.ts";
 import { Lane, type ProbeGate } from "./lane.ts";
+import { changeOperated, isOperated, type OperatorRequest } from "./operator_requests.ts";
 import {
   type Narrowing,
   type NarrowingInput,
@@ -36,6 +31,7 @@ import {
   SettledHorizon,
 } from "./narrowing.ts";
 import { PageSource } from "./page_source.ts";
+import { type ReplayReader, sourceReplayReader } from "./replay_reader.ts";
 import { type EngineObserver, noObserver } from "./observer.ts";
 import { withRecovery } from "./recovery.ts";
 import type { DeliveryHost, EventSource, PluginFile } from "./types.ts";
@@ -84,6 +80,7 @@ export class Engine {
   #sleep: Sleep;
   #pages: PageSource;
   #resolver: BacklogResolver;
+  #replays: ReplayReader;
   #horizon: SettledHorizon | null = null;
   #narrowingLogged: string | null = null;
   #running: Promise<void> | null = null;
@@ -126,6 +123,10 @@ export class Engine {
       clock: this.#clock,
       sleep: this.#sleep,
       exclude: (event) => isIgnored(event, ignored),
+    });
+    this.#replays = sourceReplayReader(options.source, {
+      batchSize: daemon.maxEventBatchSize,
+      fetch,
     });
     this.#resolver = new BacklogResolver(options.source, {
       fetch,
@@ -357,6 +358,7 @@ export class Engine {
       cursor,
       pages: this.#pages,
       resolver: this.#resolver,
+      replays: this.#replays,
       probe: this.#probe,
       connRetrySleepMs: config.daemon.connRetrySleepMs,
       checkpoint: (options) => this.#save(options),
@@ -504,7 +506,7 @@ export class Engine {
     await store.checkpoint();
   }
 
-  async #applyRequest(request: ControlRequest): Promise<void> {
+  async #applyRequest(request: OperatorRequest): Promise<void> {
     const { store } = this.#options;
     const names = request.plugins === "all" ? store.names : request.plugins;
     const unknown = names.filter((name) => !store.cursor(name));
@@ -513,6 +515,20 @@ export class Engine {
       op: request.op,
       plugins: names.join(", "),
     });
+    if (isOperated(request)) {
+      // Applied by each lane between its batches (a pause waits for the batch in flight).
+      await Promise.all(names.map((name) => {
+        const apply = (cursor: PluginCursor) => {
+          const what = changeOperated(cursor, request);
+          this.#logger.info("Plugin {plugin}: {what}", { plugin: name, what });
+        };
+        const lane = this.#lanes.get(name);
+        if (lane) return lane.change(apply);
+        apply(store.cursor(name)!);
+        return Promise.resolve();
+      }));
+      return;
+    }
     if (request.op === "forget") {
       const loaded = names.filter((name) => this.#lanes.has(name));
       if (loaded.length > 0) {

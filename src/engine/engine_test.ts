@@ -414,3 +414,120 @@ Deno.test("Engine stops, without saving over it, when another process replaced i
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Engine delivers a replay one batch between two normal batches, cursor untouched by it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/state.json`;
+    const config = testConfig(file, { maxEventBatchSize: 5 });
+    const log = new MemoryLog();
+    log.add(12);
+    const first = new RecordingHost("p", "/p.ts", "1");
+    await runOnce(config, log, new Map([["p", first]]));
+    log.add(10);
+    {
+      await using store = await StateStore.open(file, {
+        site: config.shotgrid.url,
+        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      });
+      store.cursor("p")!.startReplay(3, 12);
+      await store.checkpoint();
+    }
+    const host = new RecordingHost("p", "/p.ts", "1");
+    const store = await runOnce(config, log, new Map([["p", host]]));
+    assert.deepEqual(host.seen, [
+      ...[3, 4, 5, 6, 7],
+      ...[13, 14, 15, 16, 17],
+      ...[8, 9, 10, 11, 12],
+      ...[18, 19, 20, 21, 22],
+    ]);
+    const state = store.plugins.get("p")!;
+    assert.equal(state.cursor, 22);
+    assert.equal(state.replay, null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Engine pauses a plugin at a replayed event that fails, and the replay goes on from it at resume", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/state.json`;
+    const config = testConfig(file, { maxEventBatchSize: 5 });
+    const log = new MemoryLog();
+    log.add(10);
+    await runOnce(config, log, new Map([["p", new RecordingHost("p", "/p.ts", "1")]]));
+    const open = () =>
+      StateStore.open(file, {
+        site: config.shotgrid.url,
+        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      });
+    {
+      await using store = await open();
+      store.cursor("p")!.startReplay(2, 6);
+      await store.checkpoint();
+    }
+    const failing = new RecordingHost("p", "/p.ts", "1");
+    failing.failOn.add(4);
+    const paused = await runOnce(config, log, new Map([["p", failing]]));
+    assert.deepEqual(failing.seen, [2, 3]);
+    const state = paused.plugins.get("p")!;
+    assert.equal(state.status, "paused");
+    assert.deepEqual([state.paused?.eventId, state.paused?.inReplay], [4, true]);
+    assert.equal(state.replay?.next, 4);
+    assert.equal(state.cursor, 10);
+    {
+      await using store = await open();
+      store.cursor("p")!.resume();
+      await store.checkpoint();
+    }
+    const fixed = new RecordingHost("p", "/p.ts", "1");
+    const done = await runOnce(config, log, new Map([["p", fixed]]));
+    assert.deepEqual(fixed.seen, [4, 5, 6]);
+    assert.equal(done.plugins.get("p")!.replay, null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Engine delivers a replay batch the process died during one event at a time", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/state.json`;
+    const config = testConfig(file, { maxEventBatchSize: 5 });
+    const log = new MemoryLog();
+    log.add(10);
+    await runOnce(config, log, new Map([["p", new RecordingHost("p", "/p.ts", "1")]]));
+    {
+      await using store = await StateStore.open(file, {
+        site: config.shotgrid.url,
+        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      });
+      const cursor = store.cursor("p")!;
+      cursor.startReplay(2, 9);
+      // What a death during the replay's first batch leaves in the state file.
+      cursor.beginDelivery(2, 6);
+      await store.checkpoint();
+    }
+    const host = new BatchRecordingHost("p", "/p.ts", "1");
+    const store = await runOnce(config, log, new Map([["p", host]]));
+    assert.deepEqual(host.batches, [[2], [3], [4], [5], [6], [7, 8, 9]]);
+    const state = store.plugins.get("p")!;
+    assert.deepEqual([state.replay, state.probe, state.inFlight, state.cursor], [
+      null,
+      null,
+      null,
+      10,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+class BatchRecordingHost extends RecordingHost {
+  readonly batches: number[][] = [];
+  override deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+    this.batches.push(events.map((event) => event.id));
+    return super.deliver(events);
+  }
+}

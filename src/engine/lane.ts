@@ -13,6 +13,12 @@
  * event at a time, one probing lane at a time (see {@link ProbeGate}), and a second death
  * on one event pauses the plugin there (see PluginCursor.recoverFromCrash).
  *
+ * A replay (`sgevents replay`, `plugins retry-failed`) is delivered by the same lane, so
+ * the plugin never runs two deliveries at once: one replay batch between two of its normal
+ * batches, and replay batches back to back while the lane waits for `fetch_interval` at
+ * the head. The replay's own position moves as its batches finish; the cursor does not.
+ * Replay batches are marked in flight too, so a death during one probes it the same way.
+ *
  * @module
  */
 import type { Logger } from "@logtape/logtape";
@@ -27,6 +33,7 @@ import { CommandQueue } from "./lane_commands.ts";
 import { LaneReader, type LaneReaderOptions } from "./lane_reader.ts";
 import { type EngineObserver, noObserver } from "./observer.ts";
 import type { Page } from "./page_source.ts";
+import type { ReplayReader } from "./replay_reader.ts";
 import type { DeliveryHost, DeliveryReport, FailedEvent, PluginFile } from "./types.ts";
 
 /** Lets one lane at a time deliver events one by one after a crash (so a death is its own). */
@@ -39,6 +46,8 @@ export interface ProbeGate {
 export interface LaneOptions extends Omit<LaneReaderOptions, "plugin" | "logger"> {
   readonly cursor: PluginCursor;
   readonly resolver: BacklogResolver;
+  /** Reads replays' events from the site. */
+  readonly replays: ReplayReader;
   /** Saves the lane's progress (the state store's coalesced checkpoint). */
   readonly checkpoint: (options?: { durable?: boolean }) => Promise<void>;
   readonly startHost: (plugin: PluginFile) => Promise<DeliveryHost>;
@@ -77,6 +86,8 @@ export class Lane {
   #stopping = false;
   #closed = false;
   #finalDrain = false;
+  /** A replay batch may go before the next normal batch. */
+  #replayTurn = true;
   #nextBacklogCheck = 0;
   #run: Promise<void> | null = null;
   #loaded: Promise<void> | null = null;
@@ -284,6 +295,13 @@ export class Lane {
       await this.#options.checkpoint();
       return "more";
     }
+    if (cursor.replay && (this.#replayTurn || !this.#reader.due)) {
+      this.#replayTurn = false;
+      await this.#deliverReplay(host);
+      await this.#options.checkpoint();
+      return "more";
+    }
+    this.#replayTurn = true;
     const page = await this.#reader.next(cursor.position, this.#waitSignal());
     await this.#deliverPage(host, page);
     await this.#options.checkpoint();
@@ -295,7 +313,7 @@ export class Lane {
       this.#nextBacklogCheck = 0;
       return "more";
     }
-    return "done";
+    return cursor.replay ? "more" : "done";
   }
 
   /** Events less those of projects the plugin is not limited to. */
@@ -378,6 +396,38 @@ export class Lane {
     this.#recordFailures(report, events[done], false);
   }
 
+  /** One batch of the replay under way, from its own position; the cursor stays. */
+  async #deliverReplay(host: DeliveryHost): Promise<void> {
+    const cursor = this.#cursor;
+    const replay = cursor.replay!;
+    const { logger, exclude } = this.#options;
+    if (replay.next === replay.from) {
+      logger.info("Plugin {plugin}: replaying {what} {from} to {to}", {
+        plugin: this.name,
+        what: replay.ids ? "failed events" : "events",
+        from: replay.from,
+        to: replay.to,
+      });
+    }
+    const batch = await this.#options.replays.next(replay, this.#waitSignal());
+    const events = this.#mine(batch.events.filter((event) => !exclude(event)));
+    const report = events.length > 0 ? await this.#deliver(host, events) : emptyReport;
+    const done = Math.min(report.done, events.length);
+    const next = done >= events.length ? batch.scannedTo + 1 : events[done]!.id;
+    // Passed: delivered (a new failure is recorded again below), or not on the site.
+    const passed = (replay.ids ?? batch.events.map((event) => event.id))
+      .filter((id) => id >= replay.next && id < next);
+    if (next > replay.next && cursor.replayed(next, passed)) {
+      logger.info("Plugin {plugin}: replay of {from} to {to} done", {
+        plugin: this.name,
+        from: replay.from,
+        to: replay.to,
+      });
+    }
+    this.#count(host, events, done);
+    this.#recordFailures(report, events[done], false, true);
+  }
+
   async #drainBacklog(host: DeliveryHost): Promise<void> {
     const cursor = this.#cursor;
     const { logger, exclude, resolver, batchSize } = this.#options;
@@ -440,6 +490,7 @@ export class Lane {
     report: DeliveryReport,
     next: ShotGridEvent | undefined,
     fromBacklog: boolean,
+    inReplay = false,
   ): void {
     const { pluginLogger } = this.#options;
     const failures = report.skipped.length + (report.paused ? 1 : 0);
@@ -460,6 +511,7 @@ export class Lane {
       error: failure.error,
       fromBacklog,
       hash: this.#plugin.hash,
+      ...(inReplay ? { inReplay } : {}),
     });
     pluginLogger.error(
       "Plugin {plugin} paused at event {id}: callback {callback} failed after {attempts} attempt(s): {error}\n{stack}",

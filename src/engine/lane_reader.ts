@@ -51,6 +51,11 @@ export class LaneReader {
     return this.#caughtUp;
   }
 
+  /** Whether the next read may start now (not waiting for `fetch_interval` at the head). */
+  get due(): boolean {
+    return this.#options.clock() >= this.#notBefore;
+  }
+
   /** Read the next page at once (after a skip or resume: the lane may be behind). */
   rush(): void {
     this.#notBefore = 0;

@@ -123,6 +123,11 @@ export class DaemonMetrics implements EngineObserver {
     );
     perPlugin("sgevents_backlog_ids", "Missing ids the plugin still awaits", (p) => p.backlog);
     perPlugin(
+      "sgevents_plugin_replay_next",
+      "The next event id of the plugin's replay (0 when none is under way)",
+      (p) => p.replay?.next ?? 0,
+    );
+    perPlugin(
       "sgevents_plugin_cursor",
       "The last event id the plugin processed",
       (p) => p.cursor ?? 0,

@@ -87,7 +87,10 @@ function row(plugin: PluginView, samples: readonly LagSample[], now: number): st
       esc(plugin.lastError)
     }`;
   const name = esc(plugin.name);
-  return `<tr data-plugin="${name}" class="state-${plugin.state}"><td>${name}</td><td class="state">${plugin.state}</td><td>${
+  const replay = plugin.replay
+    ? ` <span class="replay">replaying ${plugin.replay.from}-${plugin.replay.to}, next ${plugin.replay.next}</span>`
+    : "";
+  return `<tr data-plugin="${name}" class="state-${plugin.state}"><td>${name}</td><td class="state">${plugin.state}${replay}</td><td>${
     plugin.cursor ?? "-"
   }</td><td class="lag-events">${plugin.lagEvents}</td><td class="lag-seconds">${plugin.lagSeconds}</td><td>${plugin.rate}</td><td>${plugin.backlog}</td><td>${
     sparkline(samples, now)

@@ -36,6 +36,7 @@ function plugin(name: string, extra: Partial<PluginStatus> = {}): PluginStatus {
     lastError: null,
     lastErrorEvent: null,
     failed: [],
+    replay: null,
     ...extra,
   };
 }
@@ -158,7 +159,12 @@ Deno.test("HttpServer /metrics computes lag at scrape time from the pages read",
     metrics.callbackFailed("b", 1);
     status.plugins = [
       plugin("a", { cursor: 3 }),
-      plugin("b", { cursor: 1, state: "paused", backlog: 2 }),
+      plugin("b", {
+        cursor: 1,
+        state: "paused",
+        backlog: 2,
+        replay: { from: 1, to: 1, next: 1, ids: null, at: "2026-12-01T11:00:00Z" },
+      }),
     ];
     const { status: code, text } = await send(`${url}/metrics`);
     assert.equal(code, 200);
@@ -171,6 +177,8 @@ Deno.test("HttpServer /metrics computes lag at scrape time from the pages read",
       'sgevents_plugin_lag_seconds{plugin="a"} 0',
       'sgevents_plugin_lag_seconds{plugin="b"} 20',
       'sgevents_backlog_ids{plugin="b"} 2',
+      'sgevents_plugin_replay_next{plugin="a"} 0',
+      'sgevents_plugin_replay_next{plugin="b"} 1',
       'sgevents_plugin_state{plugin="b",state="paused"} 1',
       'sgevents_plugin_state{plugin="b",state="running"} 0',
       'sgevents_plugin_state{plugin="a",state="running"} 1',
@@ -322,6 +330,7 @@ Deno.test("HttpServer GET /api shows plugins with lag, rate and errors, and fail
         lastError: "boom",
         lastErrorEvent: 9,
         failed: 1,
+        replay: null,
       }],
     });
     const one = await send(`${url}/api/plugins/a`);

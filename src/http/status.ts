@@ -6,7 +6,7 @@
  * @module
  */
 import type { Engine } from "../engine/engine.ts";
-import type { FailedEventRecord } from "../state/state_file.ts";
+import type { FailedEventRecord, Replay } from "../state/state_file.ts";
 import type { StateStore } from "../state/state_store.ts";
 
 /** A plugin's state as the operator sees it. */
@@ -36,6 +36,8 @@ export interface PluginStatus {
   readonly lastErrorEvent: number | null;
   /** Events skipped after failing (stopOnError false), oldest first. */
   readonly failed: readonly FailedEventRecord[];
+  /** The replay under way (`sgevents replay`, `plugins retry-failed`), or null. */
+  readonly replay: Replay | null;
 }
 
 /** The daemon, read at request time. */
@@ -88,6 +90,7 @@ export function engineStatus(
           lastError: lane.loadError ?? state.lastError,
           lastErrorEvent,
           failed: state.failed,
+          replay: state.replay,
         });
       }
       const savedAt = store.savedAt === null ? null : Date.parse(store.savedAt);

@@ -22,6 +22,13 @@ export interface PluginView {
   readonly lastError: string | null;
   readonly lastErrorEvent: number | null;
   readonly failed: number;
+  /** The replay under way: its range, next id, and ids (a retry of failed events), or null. */
+  readonly replay: {
+    readonly from: number;
+    readonly to: number;
+    readonly next: number;
+    readonly ids: readonly number[] | null;
+  } | null;
 }
 
 /** One failed event. */
@@ -69,6 +76,13 @@ export function pluginViews(sources: ViewSources): PluginView[] {
       lastError: plugin.lastError === null ? null : redact(plugin.lastError),
       lastErrorEvent: plugin.lastErrorEvent,
       failed: plugin.failed.length,
+      replay: plugin.replay &&
+        {
+          from: plugin.replay.from,
+          to: plugin.replay.to,
+          next: plugin.replay.next,
+          ids: plugin.replay.ids,
+        },
     };
   }).sort((a, b) => a.name.localeCompare(b.name));
 }

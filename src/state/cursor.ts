@@ -13,7 +13,10 @@
  *   one injected clock; a paused plugin's backlog event waits without a deadline;
  * - a skip drops the backlog and the failure that paused the plugin;
  * - a delivery is marked in flight before it starts, so a process that died during it is
- *   known at the next start (see {@link PluginCursor.recoverFromCrash}).
+ *   known at the next start (see {@link PluginCursor.recoverFromCrash});
+ * - a replay delivers ids at or below the cursor again without moving it: its own
+ *   position (`replay.next`) moves only over finished events, so it resumes after a crash;
+ *   an event it delivers well leaves the failed list.
  *
  * @module
  */
@@ -25,6 +28,7 @@ import {
   newPluginState,
   type PauseInfo,
   type PluginState,
+  type Replay,
 } from "./state_file.ts";
 
 /** What every cursor of a daemon shares: its clock and its gap policy. */
@@ -50,6 +54,8 @@ export interface PauseRequest {
   readonly fromBacklog: boolean;
   /** The plugin's content hash when it failed (a different file resumes it at start). */
   readonly hash?: string;
+  /** The event was being replayed. */
+  readonly inReplay?: boolean;
 }
 
 /** What {@link PluginCursor.recoverFromCrash} found. */
@@ -146,6 +152,11 @@ export class PluginCursor {
     return this.#state.probe?.upTo ?? null;
   }
 
+  /** The replay under way, or null. */
+  get replay(): Replay | null {
+    return this.#state.replay;
+  }
+
   /** A read-only view of the whole entry (for `state show`, metrics, the page). */
   get view(): Readonly<PluginState> {
     return this.#state;
@@ -179,6 +190,8 @@ export class PluginCursor {
     for (const id of gaps?.waiting ?? []) {
       if (id > this.position && id <= to) state.backlog.set(id, deadline);
     }
+    // Moved past its last failure: what failed stays in the failed list, not in lastError.
+    if (to > this.position && state.status === "active") state.lastError = null;
     state.cursor = to;
     if (state.probe && to >= state.probe.upTo) state.probe = null;
     this.#touch();
@@ -226,6 +239,7 @@ export class PluginCursor {
       at: this.#now(),
       fromBacklog: failure.fromBacklog,
       ...(failure.hash === undefined ? {} : { hash: failure.hash }),
+      ...(failure.inReplay ? { inReplay: true } : {}),
     };
     state.lastError = failure.error;
     // A paused backlog event waits without a deadline until the plugin resumes.
@@ -233,6 +247,137 @@ export class PluginCursor {
       state.backlog.set(failure.eventId, null);
     }
     this.#touch();
+  }
+
+  /**
+   * Pause the plugin on purpose (an operator's `plugins pause`): nothing is delivered to
+   * it, replays included, until it is resumed; it resumes after its cursor.
+   *
+   * @returns `false` when it was already paused, or is halted (it delivers nothing either,
+   *   and only a skip moves it on).
+   */
+  pauseByOperator(): boolean {
+    const state = this.#state;
+    if (state.status !== "active") return false;
+    state.status = "paused";
+    state.paused = {
+      eventId: this.position + 1,
+      callback: "(operator)",
+      error: "Paused by an operator",
+      at: this.#now(),
+      fromBacklog: false,
+      byOperator: true,
+    };
+    this.#touch();
+    return true;
+  }
+
+  /**
+   * The checks of {@link startReplay}, changing nothing (a dry run).
+   *
+   * @param from The first id.
+   * @param to The last id.
+   * @throws {RangeError} As startReplay would.
+   */
+  checkReplay(from: number, to: number): void {
+    if (!isEventId(from) || !isEventId(to) || from > to) {
+      throw new RangeError(
+        `Cannot replay events ${from} to ${to} for plugin "${this.name}": expected event ids with from <= to`,
+      );
+    }
+    if (to > this.position) {
+      throw new RangeError(
+        `Cannot replay events ${from} to ${to} for plugin "${this.name}": its cursor is at ${this.position}, and events after it are not delivered yet; use --to ${this.position} or less`,
+      );
+    }
+    const running = this.#state.replay;
+    if (running) {
+      throw new RangeError(
+        `Cannot start a replay for plugin "${this.name}": one is under way (events ${running.from} to ${running.to}, next ${running.next})`,
+      );
+    }
+  }
+
+  /**
+   * Deliver the events `from <= id <= to` again, beside the lane, without moving the cursor.
+   *
+   * @param from The first id.
+   * @param to The last id: at or below the cursor (events above it are not delivered yet).
+   * @returns The replay.
+   * @throws {RangeError} When the range is empty, above the cursor, or a replay is under way.
+   */
+  startReplay(from: number, to: number): Replay {
+    this.checkReplay(from, to);
+    return this.#beginReplay(from, to, null);
+  }
+
+  /**
+   * Deliver again the events the plugin skipped after failing (`stopOnError: false`); each
+   * leaves the failed list once delivered well.
+   *
+   * @param eventId Only this one; all of them when omitted.
+   * @returns The replay of those ids.
+   * @throws {RangeError} When there is nothing to retry, or a replay is under way.
+   */
+  startRetry(eventId?: number): Replay {
+    const failed = [...new Set(this.#state.failed.map((record) => record.eventId))];
+    const ids = failed.filter((id) => eventId === undefined || id === eventId)
+      .sort((a, b) => a - b);
+    if (ids.length === 0) {
+      throw new RangeError(
+        eventId === undefined
+          ? `Cannot retry plugin "${this.name}"'s failed events: it has none`
+          : `Cannot retry event ${eventId} for plugin "${this.name}": it is not in its failed list (see sgevents state failed)`,
+      );
+    }
+    return this.#beginReplay(ids[0]!, ids[ids.length - 1]!, ids);
+  }
+
+  /**
+   * The replay delivered its events below `next` (those in `delivered` well): move it on,
+   * and drop the delivered ids from the failed list. It ends once `next` passes its end.
+   *
+   * @param next The lowest id not replayed yet.
+   * @param delivered Ids delivered well (their failed records are removed).
+   * @returns `true` when the replay has ended.
+   * @throws {RangeError} With no replay, or a `next` below the replay's (a bug upstream).
+   */
+  replayed(next: number, delivered: readonly number[] = []): boolean {
+    const state = this.#state;
+    const replay = state.replay;
+    if (!replay || !Number.isSafeInteger(next) || next < replay.next) {
+      throw new RangeError(
+        `Cannot move plugin "${this.name}"'s replay to ${next}: ${
+          replay ? `it is at ${replay.next}` : "none is under way"
+        }`,
+      );
+    }
+    if (delivered.length > 0) {
+      const done = new Set(delivered);
+      const kept = state.failed.filter((record) => !done.has(record.eventId));
+      state.failed.splice(0, state.failed.length, ...kept);
+    }
+    // A probe of a replay batch (at or below the cursor) ends once the replay is past it.
+    if (state.probe && state.probe.upTo <= this.position && next > state.probe.upTo) {
+      state.probe = null;
+    }
+    const ended = next > replay.to;
+    state.replay = ended ? null : { ...replay, next };
+    this.#touch();
+    return ended;
+  }
+
+  #beginReplay(from: number, to: number, ids: readonly number[] | null): Replay {
+    const running = this.#state.replay;
+    if (running) {
+      throw new RangeError(
+        `Cannot start a replay for plugin "${this.name}": one is under way (events ${running.from} to ${running.to}, next ${running.next})`,
+      );
+    }
+    const replay: Replay = { from, to, next: from, ids, at: this.#now() };
+    this.#state.replay = replay;
+    this.#touch();
+    return replay;
   }
 
   /**
@@ -287,6 +432,8 @@ export class PluginCursor {
     if (!Number.isSafeInteger(to) || to < 0) {
       throw new RangeError(`Cannot move plugin "${this.name}" to ${to}: not an event id`);
     }
+    // The lane delivers those events again anyway: a replay of them would double them.
+    if (this.#state.replay && to < this.#state.replay.to) this.#state.replay = null;
     return this.#moveTo(to);
   }
 

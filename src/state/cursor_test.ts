@@ -124,3 +124,111 @@ Deno.test("parseEventId() takes digits only and isEventId() safe positive intege
   assert.equal(isEventId(1), true);
   for (const bad of [0, -1, 1.5, 2 ** 53, "5", null]) assert.equal(isEventId(bad), false);
 });
+
+Deno.test("PluginCursor.pauseByOperator() pauses after the cursor without an error, resumable; a halted plugin stays halted", () => {
+  const { cursor, state, now } = cursorAt(20);
+  assert.equal(cursor.pauseByOperator(), true);
+  assert.equal(cursor.status, "paused");
+  assert.deepEqual(cursor.paused, {
+    eventId: 21,
+    callback: "(operator)",
+    error: "Paused by an operator",
+    at: new Date(now.t).toISOString(),
+    fromBacklog: false,
+    byOperator: true,
+  });
+  assert.equal(state.lastError, null);
+  assert.equal(cursor.pauseByOperator(), false, "already paused");
+  assert.equal(cursor.resume()?.byOperator, true);
+  assert.equal(cursor.status, "active");
+  assert.equal(cursor.position, 20);
+  cursor.halt(5);
+  assert.equal(cursor.pauseByOperator(), false);
+  assert.equal(cursor.status, "halted");
+});
+
+Deno.test("PluginCursor.startReplay() takes a range at or below the cursor, one at a time", () => {
+  const { cursor, now } = cursorAt(50);
+  assert.throws(() => cursor.startReplay(10, 9), /expected event ids with from <= to/);
+  assert.throws(() => cursor.startReplay(0, 9), /expected event ids/);
+  assert.throws(
+    () => cursor.startReplay(40, 51),
+    /its cursor is at 50, and events after it are not delivered yet; use --to 50 or less/,
+  );
+  assert.equal(cursor.replay, null, "refused: nothing started");
+  const replay = cursor.startReplay(10, 50);
+  assert.deepEqual(replay, {
+    from: 10,
+    to: 50,
+    next: 10,
+    ids: null,
+    at: new Date(now.t).toISOString(),
+  });
+  assert.throws(() => cursor.startReplay(1, 2), /one is under way \(events 10 to 50, next 10\)/);
+  assert.equal(cursor.position, 50, "the cursor does not move");
+});
+
+Deno.test("PluginCursor.replayed() moves the replay forward only and ends it past its last id", () => {
+  const { cursor, state } = cursorAt(50);
+  assert.throws(() => cursor.replayed(5), /none is under way/);
+  cursor.startReplay(10, 30);
+  assert.equal(cursor.replayed(20), false);
+  assert.equal(state.replay?.next, 20);
+  assert.throws(() => cursor.replayed(19), /it is at 20/);
+  assert.equal(cursor.replayed(31), true);
+  assert.equal(cursor.replay, null);
+  assert.equal(cursor.position, 50);
+});
+
+Deno.test("PluginCursor.startRetry() replays the failed ids; each leaves the failed list once delivered well", () => {
+  const { cursor, state } = cursorAt(50);
+  assert.throws(() => cursor.startRetry(), /it has none/);
+  cursor.recordSkipped([
+    { id: 12, callback: "cb", error: "Error: a", attempts: 3 },
+    { id: 40, callback: "cb", error: "Error: b", attempts: 3 },
+    { id: 25, callback: "cb", error: "Error: c", attempts: 1 },
+  ]);
+  assert.throws(() => cursor.startRetry(13), /event 13 .* not in its failed list/);
+  const one = cursor.startRetry(25);
+  assert.deepEqual([one.from, one.to, one.ids], [25, 25, [25]]);
+  assert.equal(cursor.replayed(26, [25]), true);
+  assert.deepEqual(state.failed.map((f) => f.eventId), [12, 40]);
+  const all = cursor.startRetry();
+  assert.deepEqual([all.from, all.to, all.ids], [12, 40, [12, 40]]);
+  cursor.replayed(13, [12]);
+  assert.deepEqual(state.failed.map((f) => f.eventId), [40]);
+  assert.equal(cursor.replay?.next, 13);
+});
+
+Deno.test("PluginCursor.advance() clears lastError once the plugin moved past a skipped failure", () => {
+  const { cursor, state } = cursorAt(10);
+  cursor.advance(15);
+  cursor.recordSkipped([{ id: 13, callback: "cb", error: "Error: boom", attempts: 2 }]);
+  assert.equal(state.lastError, "Error: boom");
+  cursor.advance(15);
+  assert.equal(state.lastError, "Error: boom", "not moved: kept");
+  cursor.advance(20);
+  assert.equal(state.lastError, null);
+  assert.equal(state.failed.length, 1, "the failed list keeps it");
+});
+
+Deno.test("PluginCursor.rewind() below a replay's end drops the replay (the lane delivers those again)", () => {
+  const { cursor } = cursorAt(50);
+  cursor.startReplay(10, 30);
+  cursor.rewind(40);
+  assert.notEqual(cursor.replay, null);
+  cursor.rewind(20);
+  assert.equal(cursor.replay, null);
+});
+
+Deno.test("PluginCursor.replayed() ends the probe of a replay batch once the replay is past it", () => {
+  const { cursor, state } = cursorAt(50);
+  cursor.startReplay(10, 30);
+  cursor.beginDelivery(10, 14);
+  assert.equal(cursor.recoverFromCrash().kind, "probe");
+  assert.equal(cursor.probeUpTo, 14);
+  cursor.replayed(12);
+  assert.equal(cursor.probeUpTo, 14, "not past it yet");
+  cursor.replayed(15);
+  assert.equal(state.probe, null);
+});

@@ -9,9 +9,10 @@
 
 /**
  * The format version written by this build. 2 added `halted`, `inFlight`, `probe`,
- * `failed[].attempts` and `siteNewest`; a version 1 file is read as it is.
+ * `failed[].attempts` and `siteNewest`; 3 added `replay` and `paused.byOperator`. Older
+ * files are read as they are (a missing field is its empty value).
  */
-export const stateVersion = 2;
+export const stateVersion = 3;
 
 /** Why a plugin is paused. */
 export interface PauseInfo {
@@ -23,6 +24,24 @@ export interface PauseInfo {
   readonly fromBacklog: boolean;
   /** The plugin's content hash when it failed: a different file at start-up resumes it. */
   readonly hash?: string;
+  /** Paused on purpose (`plugins pause`), not by a failure. */
+  readonly byOperator?: boolean;
+  /** The failure was an event being replayed (the replay goes on from it at resume). */
+  readonly inReplay?: boolean;
+}
+
+/**
+ * Events delivered again beside the plugin's lane without moving its cursor: the range
+ * `from..to` (`sgevents replay`), or only `ids` in it (`plugins retry-failed`).
+ */
+export interface Replay {
+  readonly from: number;
+  readonly to: number;
+  /** The lowest id not replayed yet (above `to`: done). */
+  readonly next: number;
+  /** Only these ids, ascending (a retry of failed events); null: the whole range. */
+  readonly ids: readonly number[] | null;
+  readonly at: string;
 }
 
 /** Why a plugin is halted: the site's newest event fell below its cursor (a restore). */
@@ -75,6 +94,8 @@ export interface PluginState {
   inFlight: InFlight | null;
   /** Events delivered one at a time after a crash, or null. */
   probe: Probe | null;
+  /** A replay under way, or null. */
+  replay: Replay | null;
   /** The most recent failures of callbacks registered with stopOnError false (bounded). */
   failed: FailedEventRecord[];
   /** Events delivered to at least one callback, over the plugin's life. */
@@ -132,6 +153,7 @@ export function newPluginState(cursor: number | null): PluginState {
     halted: null,
     inFlight: null,
     probe: null,
+    replay: null,
     failed: [],
     processed: 0,
     lastError: null,
@@ -174,6 +196,7 @@ export function serializeState(doc: StateDocument): string {
       halted: p.halted,
       inFlight: p.inFlight,
       probe: p.probe,
+      replay: p.replay,
       failed: p.failed,
       processed: p.processed,
       lastError: p.lastError,
@@ -309,6 +332,14 @@ function parsePlugin(value: unknown, key: string, fail: (what: string) => never)
   ) {
     fail(`"${key}.probe" must be null or { upTo, eventId, deaths }`);
   }
+  const replay = p.replay ?? null;
+  if (
+    replay !== null &&
+    (!isObject(replay) || !isId(replay.from) || !isId(replay.to) || !isId(replay.next) ||
+      (replay.ids !== null && !(Array.isArray(replay.ids) && replay.ids.every(isId))))
+  ) {
+    fail(`"${key}.replay" must be null or { from, to, next, ids, at }`);
+  }
   return {
     cursor: p.cursor as number | null,
     backlog,
@@ -317,6 +348,7 @@ function parsePlugin(value: unknown, key: string, fail: (what: string) => never)
     halted: halted as HaltInfo | null,
     inFlight: inFlight as InFlight | null,
     probe: probe as Probe | null,
+    replay: replay as Replay | null,
     failed: (p.failed as Record<string, unknown>[]).map((f) => ({
       ...f,
       attempts: typeof f.attempts === "number" ? f.attempts : 0,
