@@ -13,13 +13,14 @@ import { DaemonMetrics } from "../http/metrics.ts";
 import { HttpServer } from "../http/server.ts";
 import { engineStatus } from "../http/status.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
-import type { PluginFile } from "../engine/types.ts";
+import type { DeliveryHost, PluginFile } from "../engine/types.ts";
 import { setupLogging } from "../log/setup.ts";
 import { setPluginEmails } from "../log/email.ts";
 import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
 import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
 import { StateStore } from "../state/state_store.ts";
+import { runAsMember } from "./daemon_ha.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { earlySignal } from "./shutdown.ts";
 import { version } from "./version.ts";
@@ -90,6 +91,16 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
   try {
     // Without the http section nothing is counted (the engine's default observer).
     const metrics = config.http ? new DaemonMetrics() : null;
+    if (config.daemon.stateUrl !== null) {
+      await runAsMember(config, {
+        signal: controller.signal,
+        once: options.once,
+        startHost: (plugin) => startHost(config, plugin),
+        run: (store, lead) => runEngine(config, store, { ...lead, once: options.once, metrics }),
+        ...(metrics ? { onSave: (seconds: number) => metrics.stateSaved(seconds) } : {}),
+      });
+      return;
+    }
     const store = await StateStore.open(config.daemon.stateFile, {
       site: config.shotgrid.url,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
@@ -117,7 +128,12 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
 async function runEngine(
   config: Config,
   store: StateStore,
-  options: { signal: AbortSignal; once: boolean; metrics: DaemonMetrics | null },
+  options: {
+    signal: AbortSignal;
+    once: boolean;
+    metrics: DaemonMetrics | null;
+    startHost?: (plugin: PluginFile) => Promise<DeliveryHost>;
+  },
 ): Promise<void> {
   const { signal, once, metrics } = options;
   const logger = getLogger(["sgevents", "daemon"]);
@@ -125,14 +141,14 @@ async function runEngine(
   logger.info("sgevents {version} starting: site {site}, state {state}, plugins {paths}", {
     version,
     site: config.shotgrid.url,
-    state: config.daemon.stateFile,
+    state: store.file,
     paths: config.plugins.paths.join(", "),
   });
   const engine = new Engine({
     config,
     source: new ShotGridEventSource(client),
     store,
-    startHost: (plugin) => startHost(config, plugin),
+    startHost: options.startHost ?? ((plugin) => startHost(config, plugin)),
     plugins: once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
       signal,
       rescanIntervalMs: config.plugins.rescanIntervalMs,

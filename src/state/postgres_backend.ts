@@ -40,6 +40,8 @@ export interface PostgresBackendOptions {
   readonly location: string;
   /** Ends the connection on close (default true). */
   readonly ownsConnection?: boolean;
+  /** Told when a save was fenced (the daemon stops delivering at once). */
+  readonly onFenced?: () => void;
 }
 
 interface PluginRow {
@@ -65,6 +67,7 @@ export class PostgresBackend implements StateBackend {
   readonly #name: string;
   readonly #epoch: number;
   readonly #ownsConnection: boolean;
+  readonly #onFenced: (() => void) | undefined;
   /** Each plugin's row as last saved (JSON), so a save writes only the rows that changed. */
   #saved = new Map<string, string>();
   #closed = false;
@@ -78,6 +81,7 @@ export class PostgresBackend implements StateBackend {
     this.#name = options.name;
     this.#epoch = options.epoch;
     this.#ownsConnection = options.ownsConnection ?? true;
+    this.#onFenced = options.onFenced;
     this.location = `${options.location} (daemon "${options.name}")`;
   }
 
@@ -184,6 +188,7 @@ export class PostgresBackend implements StateBackend {
       });
     } catch (error) {
       if (fenced || error instanceof StateFencedError) {
+        this.#onFenced?.();
         throw new StateFencedError(this.location, this.#epoch);
       }
       throw new StateSaveError(
@@ -279,7 +284,7 @@ function jsonOrNull(tx: Pick<Sql, "json">, value: unknown) {
  */
 export function openPostgresBackend(
   url: string,
-  options: { name: string; epoch: number; password?: string | null },
+  options: { name: string; epoch: number; password?: string | null; onFenced?: () => void },
 ): PostgresBackend {
   const sql = connect(url, {
     password: options.password ?? null,
@@ -289,5 +294,6 @@ export function openPostgresBackend(
     name: options.name,
     epoch: options.epoch,
     location: safeUrl(url),
+    ...(options.onFenced ? { onFenced: options.onFenced } : {}),
   });
 }
