@@ -13,6 +13,7 @@ import { discoverPlugins } from "../plugins/discovery.ts";
 import { LeaderLock } from "../state/leader.ts";
 import { openPostgresBackend, StateFencedError } from "../state/postgres_backend.ts";
 import { StateStore } from "../state/state_store.ts";
+import { sleep } from "../util/abort.ts";
 
 /** What the leader runs: the engine on `store` until `signal` aborts. */
 export type RunLeader = (
@@ -100,6 +101,9 @@ export async function runAsMember(config: Config, options: RunAsMemberOptions): 
           failure?.error instanceof StateFencedError);
       if (lost) {
         logger.warn("No longer leading daemon {name}; waiting as a standby", { name });
+        // Give the standbys one lease to take over before competing again: the lead moves
+        // away from a daemon whose connection just failed.
+        await sleep(leaseTimeoutMs, options.signal).catch(() => {});
         continue;
       }
       if (failure !== null) throw failure.error;

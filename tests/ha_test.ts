@@ -1,0 +1,194 @@
+/**
+ * End-to-end high availability: real daemon subprocesses sharing a real PostgreSQL state
+ * (SGEVENTS_TEST_PG_URL, started by .ci/run), against the simulator over HTTP.
+ */
+import assert from "node:assert/strict";
+import { startSimulator } from "../src/sim/mod.ts";
+import { connect } from "../src/state/postgres_connection.ts";
+import { needsPostgres, testPostgresUrl, uniqueName } from "../src/state/postgres_testing.ts";
+import {
+  audit,
+  type DaemonProcess,
+  eventually,
+  spawnSgevents,
+  tempDir,
+  writeConfig,
+} from "./helpers.ts";
+
+const pg = needsPostgres();
+const url = testPostgresUrl ?? "postgres://nobody@127.0.0.1:1/none";
+const batch = 10;
+
+/** A plugin recording `<pid> <event id>` per delivery, so each daemon's share is known. */
+function pidRecorder(out: string): string {
+  return `
+export function registerCallbacks(reg) {
+  reg.registerCallback("sgevents", "sim-key", record, null, null, true);
+}
+function record(sg, logger, event) {
+  Deno.writeTextFileSync(${
+    JSON.stringify(out)
+  }, Deno.pid + " " + event.id + "\\n", { append: true });
+}
+`;
+}
+
+async function deliveries(file: string): Promise<{ pid: number; id: number }[]> {
+  try {
+    return (await Deno.readTextFile(file)).split("\n").filter((l) => l !== "").map((line) => {
+      const [pid, id] = line.split(" ").map(Number);
+      return { pid: pid!, id: id! };
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+/** One member's config folder (its own log folder), the plugins and the name shared. */
+async function member(
+  root: string,
+  label: string,
+  options: { simUrl: string; name: string },
+): Promise<string> {
+  const dir = `${root}/${label}`;
+  await Deno.mkdir(dir, { recursive: true });
+  const file = await writeConfig({
+    url: options.simUrl,
+    dir,
+    pluginPaths: [`${root}/plugins`],
+    daemon: {
+      state_url: url,
+      name: options.name,
+      lease_timeout: "1500ms",
+      max_event_batch_size: batch,
+      backlog_timeout: "30s",
+    },
+  });
+  // state_file and state_url are exclusive: drop the helper's state_file.
+  const config = JSON.parse(await Deno.readTextFile(file));
+  delete config.daemon.state_file;
+  await Deno.writeTextFile(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+async function stop(daemon: DaemonProcess): Promise<void> {
+  daemon.kill("SIGTERM");
+  assert.equal(await daemon.exited, 0, daemon.output());
+}
+
+Deno.test({
+  name:
+    "daemon on a PostgreSQL state: a standby takes over after the leader's SIGKILL with every id delivered, and the restarted old leader waits as a standby",
+  ...pg,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using sim = await startSimulator({ port: 0, preload: 30, quiet: true });
+    await Deno.mkdir(`${dir.path}/plugins`);
+    const out = `${dir.path}/a.ids`;
+    await Deno.writeTextFile(`${dir.path}/plugins/a.ts`, pidRecorder(out));
+    const name = uniqueName("failover");
+    const first = await member(dir.path, "one", { simUrl: sim.url, name });
+    const second = await member(dir.path, "two", { simUrl: sim.url, name });
+
+    await using leader = spawnSgevents(["daemon", "-c", first]);
+    await leader.waitFor(`Leading daemon ${name}`);
+    await using standby = spawnSgevents(["daemon", "-c", second]);
+    await standby.waitFor(`Standby for daemon ${name}`);
+    await eventually(async () => (await deliveries(out)).length >= 30, 30_000, "preload");
+    // The standby polls nothing: every delivery so far is the leader's.
+    assert.ok((await deliveries(out)).every((d) => d.pid !== standby.child.pid));
+
+    // A transaction still open across the failover: its ids commit late.
+    const tx = sim.store.begin();
+    tx.create("Shot", { code: "late_shot" });
+    const late = tx.ids;
+    let newest = sim.store.appendEvents(25);
+    leader.kill("SIGKILL");
+    await leader.exited;
+    newest = sim.store.appendEvents(15);
+    await standby.waitFor(`Leading daemon ${name}`, 30_000);
+    tx.commit();
+    newest = sim.store.appendEvents(10);
+    const expected = range(1, newest);
+    await eventually(
+      async () => {
+        const ids = new Set((await deliveries(out)).map((d) => d.id));
+        return expected.every((id) => ids.has(id));
+      },
+      30_000,
+      "every id after the failover",
+    );
+    const all = await deliveries(out);
+    const { missing, duplicates } = audit(expected, all.map((d) => d.id));
+    assert.deepEqual(missing, []);
+    assert.ok(late.every((id) => expected.includes(id)));
+    // Repeats: at most the one batch the killed leader had in flight.
+    assert.ok(duplicates.length <= batch, `repeated ${duplicates.length}: ${duplicates}`);
+    // The late ids and what followed the kill came from the new leader.
+    const byStandby = new Set(all.filter((d) => d.pid === standby.child.pid).map((d) => d.id));
+    assert.ok(late.every((id) => byStandby.has(id)), "late ids delivered by the new leader");
+    assert.ok(byStandby.has(newest));
+
+    await using again = spawnSgevents(["daemon", "-c", first]);
+    await again.waitFor(`Standby for daemon ${name}`);
+    await stop(again);
+    await stop(standby);
+  },
+});
+
+Deno.test({
+  name:
+    "daemon on a PostgreSQL state: a leader whose lock connection is cut stops delivering, and the standby delivers what follows",
+  ...pg,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using sim = await startSimulator({ port: 0, preload: 10, quiet: true });
+    await Deno.mkdir(`${dir.path}/plugins`);
+    const out = `${dir.path}/a.ids`;
+    await Deno.writeTextFile(`${dir.path}/plugins/a.ts`, pidRecorder(out));
+    const name = uniqueName("fencing");
+    const first = await member(dir.path, "one", { simUrl: sim.url, name });
+    const second = await member(dir.path, "two", { simUrl: sim.url, name });
+    const admin = connect(url, { applicationName: "sgevents test admin" });
+    try {
+      await using leader = spawnSgevents(["daemon", "-c", first]);
+      await leader.waitFor(`Leading daemon ${name}`);
+      await using standby = spawnSgevents(["daemon", "-c", second]);
+      await standby.waitFor(`Standby for daemon ${name}`);
+      await eventually(async () => (await deliveries(out)).length >= 10, 30_000, "preload");
+
+      const cut = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = ${
+        `sgevents ${name}: pid ${leader.child.pid} on ${Deno.hostname()}`.slice(0, 63)
+      }`;
+      assert.equal(cut.length, 1, "the leader's lock connection was found");
+      await leader.waitFor(`No longer leading daemon ${name}`, 30_000);
+      await standby.waitFor(`Leading daemon ${name}`, 30_000);
+      // Made after the old leader stopped: only the new leader may deliver them.
+      const from = sim.store.appendEvents(1);
+      const newest = sim.store.appendEvents(19);
+      await eventually(
+        async () => {
+          const ids = new Set((await deliveries(out)).map((d) => d.id));
+          return range(1, newest).every((id) => ids.has(id));
+        },
+        30_000,
+        "every id after the cut",
+      );
+      const late = (await deliveries(out)).filter((d) => d.id >= from);
+      assert.deepEqual(late.filter((d) => d.pid === leader.child.pid), []);
+      assert.ok(late.every((d) => d.pid === standby.child.pid));
+      // The old leader went back to waiting, not away.
+      await leader.waitFor(`Standby for daemon ${name}`);
+      await stop(leader);
+      await stop(standby);
+    } finally {
+      await admin.end({ timeout: 1 });
+    }
+  },
+});
