@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { startSimulator } from "../src/sim/mod.ts";
 import { connect } from "../src/state/postgres_connection.ts";
+import { readStateFile, StateStore } from "../src/state/state_store.ts";
 import { needsPostgres, testPostgresUrl, uniqueName } from "../src/state/postgres_testing.ts";
 import {
   audit,
@@ -190,5 +191,115 @@ Deno.test({
     } finally {
       await admin.end({ timeout: 1 });
     }
+  },
+});
+
+async function sgevents(args: string[]): Promise<{ code: number; out: string }> {
+  await using run = spawnSgevents(args);
+  const code = await run.exited;
+  return { code, out: run.output() };
+}
+
+Deno.test({
+  name:
+    "sgevents state import, skip, show and export move a state between the JSON file and PostgreSQL",
+  ...pg,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using sim = await startSimulator({ port: 0, preload: 5, quiet: true });
+    await Deno.mkdir(`${dir.path}/plugins`);
+    for (const plugin of ["a", "b"]) {
+      await Deno.writeTextFile(`${dir.path}/plugins/${plugin}.ts`, pidRecorder("/dev/null"));
+    }
+    const original = `${dir.path}/original.json`;
+    {
+      await using store = await StateStore.open(original, {
+        site: sim.url,
+        backlogTimeoutMs: 60_000,
+      });
+      store.place("a", 40).advance(42, { waiting: [41] });
+      store.place("b", 7);
+    }
+    const name = uniqueName("transfer");
+    const config = await member(dir.path, "one", { simUrl: sim.url, name });
+
+    const imported = await sgevents(["state", "import", original, "-c", config]);
+    assert.equal(imported.code, 0, imported.out);
+    assert.match(imported.out, /Imported 2 plugin state\(s\)/);
+    const skipped = await sgevents(["state", "skip", "b", "--to", "3", "--force", "-c", config]);
+    assert.equal(skipped.code, 0, skipped.out);
+    assert.match(skipped.out, /\(applied\)/);
+    const shown = await sgevents(["state", "show", "--json", "--offline", "-c", config]);
+    const report = JSON.parse(shown.out);
+    assert.equal(report.daemon, null);
+    assert.deepEqual(report.standbys, []);
+    assert.deepEqual(
+      report.plugins.map((p: { plugin: string; cursor: number; backlog: number }) => [
+        p.plugin,
+        p.cursor,
+        p.backlog,
+      ]),
+      [["a", 42, 1], ["b", 3, 0]],
+    );
+
+    const exported = `${dir.path}/exported.json`;
+    const out = await sgevents(["state", "export", exported, "-c", config]);
+    assert.equal(out.code, 0, out.out);
+    const back = (await readStateFile(exported))!;
+    assert.deepEqual([...back.plugins.get("a")!.backlog.keys()], [41]);
+    assert.equal(back.plugins.get("a")!.cursor, 42);
+    assert.equal(back.plugins.get("b")!.cursor, 3);
+    assert.equal(back.site, sim.url);
+
+    // And back into a JSON state file (a daemon without state_url).
+    await Deno.mkdir(`${dir.path}/file`);
+    const fileConfig = await writeConfig({
+      url: sim.url,
+      dir: `${dir.path}/file`,
+      pluginPaths: [`${dir.path}/plugins`],
+    });
+    const toFile = await sgevents(["state", "import", exported, "-c", fileConfig]);
+    assert.equal(toFile.code, 0, toFile.out);
+    const file = (await readStateFile(`${dir.path}/file/state.json`))!;
+    assert.deepEqual(
+      [...file.plugins].map(([plugin, p]) => [plugin, p.cursor, [...p.backlog.keys()]]),
+      [["a", 42, [41]], ["b", 3, []]],
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "sgevents state show names the leader and the standbys, and state skip reaches the leader through the database",
+  ...pg,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using sim = await startSimulator({ port: 0, preload: 5, quiet: true });
+    await Deno.mkdir(`${dir.path}/plugins`);
+    await Deno.writeTextFile(`${dir.path}/plugins/a.ts`, pidRecorder(`${dir.path}/a.ids`));
+    const name = uniqueName("operate");
+    const first = await member(dir.path, "one", { simUrl: sim.url, name });
+    const second = await member(dir.path, "two", { simUrl: sim.url, name });
+    await using leader = spawnSgevents(["daemon", "-c", first]);
+    await leader.waitFor(`Leading daemon ${name}`);
+    await using standby = spawnSgevents(["daemon", "-c", second]);
+    await standby.waitFor(`Standby for daemon ${name}`);
+    await eventually(async () => (await deliveries(`${dir.path}/a.ids`)).length >= 5);
+
+    const shown = await sgevents(["state", "show", "--json", "--offline", "-c", second]);
+    const report = JSON.parse(shown.out);
+    assert.match(report.daemon, new RegExp(`^pid ${leader.child.pid} on `));
+    assert.deepEqual(report.standbys, [`pid ${standby.child.pid} on ${Deno.hostname()}`]);
+
+    const newest = sim.store.appendEvents(30);
+    const skipped = await sgevents(["state", "skip", "a", "-c", second]);
+    assert.equal(skipped.code, 0, skipped.out);
+    assert.match(skipped.out, /handed to the running daemon/);
+    await eventually(async () => {
+      const view = await sgevents(["state", "show", "--json", "--offline", "-c", first]);
+      return JSON.parse(view.out).plugins[0].cursor >= newest;
+    });
+    await stop(standby);
+    await stop(leader);
   },
 });
