@@ -58,7 +58,7 @@ async function member(
 ): Promise<string> {
   const dir = `${root}/${label}`;
   await Deno.mkdir(dir, { recursive: true });
-  const file = await writeConfig({
+  return await writeConfig({
     url: options.simUrl,
     dir,
     pluginPaths: [`${root}/plugins`],
@@ -70,11 +70,6 @@ async function member(
       backlog_timeout: "30s",
     },
   });
-  // state_file and state_url are exclusive: drop the helper's state_file.
-  const config = JSON.parse(await Deno.readTextFile(file));
-  delete config.daemon.state_file;
-  await Deno.writeTextFile(file, JSON.stringify(config, null, 2));
-  return file;
 }
 
 async function stop(daemon: DaemonProcess): Promise<void> {
