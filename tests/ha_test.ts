@@ -11,6 +11,7 @@ import {
   audit,
   type DaemonProcess,
   eventually,
+  root,
   spawnSgevents,
   tempDir,
   writeConfig,
@@ -296,5 +297,90 @@ Deno.test({
     });
     await stop(standby);
     await stop(leader);
+  },
+});
+
+/** A private cluster (scripts/test_postgres.sh), for an outage no other test sees. */
+async function privateCluster(): Promise<
+  { url: string; down(): Promise<void>; up(): Promise<void> } & AsyncDisposable
+> {
+  const script = `${root}scripts/test_postgres.sh`;
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(script, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    if (!out.success) {
+      throw new Error(
+        `${script} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`,
+      );
+    }
+    return text;
+  };
+  const env = await run("start");
+  const value = (key: string) => new RegExp(`${key}=(\\S+)`).exec(env)![1]!;
+  const dir = value("SGEVENTS_TEST_PG_DIR");
+  return {
+    url: value("SGEVENTS_TEST_PG_URL"),
+    down: async () => void await run("down", dir),
+    up: async () => void await run("up", dir),
+    [Symbol.asyncDispose]: async () => void await run("stop", dir),
+  };
+}
+
+Deno.test({
+  name:
+    "daemon on a PostgreSQL state stops delivering while the database is down and leads again, nothing lost, when it is back",
+  ...pg,
+  fn: async () => {
+    await using cluster = await privateCluster();
+    await using dir = await tempDir();
+    await using sim = await startSimulator({ port: 0, preload: 10, quiet: true });
+    await Deno.mkdir(`${dir.path}/plugins`);
+    const out = `${dir.path}/a.ids`;
+    await Deno.writeTextFile(`${dir.path}/plugins/a.ts`, pidRecorder(out));
+    const name = uniqueName("outage");
+    const config = await writeConfig({
+      url: sim.url,
+      dir: dir.path,
+      daemon: {
+        state_url: cluster.url,
+        name,
+        lease_timeout: "1500ms",
+        max_event_batch_size: batch,
+      },
+    });
+    await using daemon = spawnSgevents(["daemon", "-c", config]);
+    await daemon.waitFor(`Leading daemon ${name}`);
+    await eventually(async () => (await deliveries(out)).length >= 10, 30_000, "preload");
+
+    await cluster.down();
+    await daemon.waitFor(`No longer leading daemon ${name}`, 30_000);
+    await daemon.waitFor("Cannot reach the state database", 30_000);
+    // Made while the daemon cannot lead: nothing may deliver them until the database is back.
+    const from = sim.store.appendEvents(1);
+    const newest = sim.store.appendEvents(14);
+    assert.deepEqual((await deliveries(out)).filter((d) => d.id >= from), []);
+
+    await cluster.up();
+    await daemon.waitFor("State database reachable again", 30_000);
+    await eventually(
+      async () => {
+        const ids = new Set((await deliveries(out)).map((d) => d.id));
+        return range(1, newest).every((id) => ids.has(id));
+      },
+      30_000,
+      "every id after the outage",
+    );
+    const { missing, duplicates } = audit(
+      range(1, newest),
+      (await deliveries(out)).map((d) => d.id),
+    );
+    assert.deepEqual(missing, []);
+    assert.ok(duplicates.length <= batch, `repeated ${duplicates.length}`);
+    assert.equal(
+      daemon.output().match(/Cannot reach the state database/g)?.length,
+      1,
+      "logged once",
+    );
+    await stop(daemon);
   },
 });
