@@ -384,3 +384,40 @@ Deno.test({
     await stop(daemon);
   },
 });
+
+Deno.test({
+  name: "the leader's HTTP API sends actions through the database's requests table",
+  ...pg,
+  fn: async () => {
+    await using dir = await tempDir();
+    await using sim = await startSimulator({ port: 0, preload: 5, quiet: true });
+    await Deno.mkdir(`${dir.path}/plugins`);
+    await Deno.writeTextFile(`${dir.path}/plugins/a.ts`, pidRecorder(`${dir.path}/a.ids`));
+    await Deno.writeTextFile(`${dir.path}/token`, "t0ken-for-ha-test\n");
+    const name = uniqueName("http");
+    const file = await member(dir.path, "one", { simUrl: sim.url, name });
+    const config = JSON.parse(await Deno.readTextFile(file));
+    config.http = { listen: "127.0.0.1:0", token_file: `${dir.path}/token` };
+    await Deno.writeTextFile(file, JSON.stringify(config));
+    await using leader = spawnSgevents(["daemon", "-c", file]);
+    await leader.waitFor("HTTP listening on");
+    const api = /HTTP listening on "?(http:\/\/127\.0\.0\.1:\d+)/.exec(leader.output())![1]!;
+    await eventually(async () => (await deliveries(`${dir.path}/a.ids`)).length >= 5);
+    const response = await fetch(`${api}/api/plugins/a/skip`, {
+      method: "POST",
+      headers: { authorization: "Bearer t0ken-for-ha-test" },
+      body: JSON.stringify({ to: "latest" }),
+    });
+    const answer = await response.json();
+    assert.equal(response.status, 200, JSON.stringify(answer));
+    assert.equal(answer.applied, true, JSON.stringify(answer));
+    const admin = connect(url, { applicationName: "sgevents test admin" });
+    try {
+      const rows = await admin`SELECT body FROM sgevents_request WHERE daemon = ${name}`;
+      assert.equal(rows.length, 1);
+    } finally {
+      await admin.end({ timeout: 1 });
+    }
+    await stop(leader);
+  },
+});

@@ -21,6 +21,9 @@ import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
 import { StateStore } from "../state/state_store.ts";
 import { runAsMember } from "./daemon_ha.ts";
+import { queueRequest } from "./state_change.ts";
+import type { ControlRequest } from "../engine/control.ts";
+import type { OperatorRequest } from "../engine/operator_requests.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { earlySignal } from "./shutdown.ts";
 import { version } from "./version.ts";
@@ -182,6 +185,10 @@ function startServer(
     status: engineStatus(parts.engine, { store: parts.store, running: parts.running }),
     metrics: parts.metrics,
     stateFile: config.daemon.stateFile,
+    // With state_url the leader reads requests from the database, from any host.
+    ...(config.daemon.stateUrl === null ? {} : {
+      sendRequest: (request: OperatorRequest) => queueRequest(config, request as ControlRequest),
+    }),
     wake: () => parts.engine.wake(),
     readyWithinMs: Math.max(60_000, 3 * config.daemon.fetchIntervalMs),
   });

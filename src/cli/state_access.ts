@@ -12,7 +12,7 @@ import { LeaderLock } from "../state/leader.ts";
 import { StateLock, StateLockedError } from "../state/lock.ts";
 import { openPostgresBackend } from "../state/postgres_backend.ts";
 import { connect, safeUrl } from "../state/postgres_connection.ts";
-import { leaderLockClass, migrate } from "./../state/postgres_schema.ts";
+import { leaderLockClass, migrate } from "../state/postgres_schema.ts";
 import type { StateBackend } from "../state/state_backend.ts";
 import type { StateDocument } from "../state/state_file.ts";
 import { readStateFile } from "../state/state_store.ts";

@@ -130,8 +130,13 @@ async function applyNow(
   if (halted && to !== undefined) store.noteSiteNewest(to, { reset: true });
 }
 
-/** Queue a request for the running daemon: the requests file, or the requests table. */
-async function queueRequest(config: Config, request: ControlRequest): Promise<void> {
+/**
+ * Queue a request for the running daemon: the requests file, or the requests table.
+ *
+ * @param config The config (state file or `state_url`).
+ * @param request The request (its id unique).
+ */
+export async function queueRequest(config: Config, request: ControlRequest): Promise<void> {
   const { stateUrl, stateFile, name, statePassword } = config.daemon;
   if (stateUrl === null) return await sendRequest(stateFile, request);
   const sql = connect(stateUrl, { password: statePassword, applicationName: "sgevents request" });

@@ -16,6 +16,8 @@ import { failedViews, pluginViews, type ViewSources } from "./view.ts";
 /** What the API needs besides the views. */
 export interface ApiOptions extends ViewSources {
   readonly stateFile: string;
+  /** Sends a request to the daemon (default: appended to the state file's requests file). */
+  readonly sendRequest?: (request: OperatorRequest) => Promise<void>;
   /** Needed by every POST; null: actions are off. */
   readonly token: string | null;
   /** How long an action waits for the daemon's acknowledgement (default 5 s). */
@@ -106,7 +108,7 @@ export function apiRoutes(options: ApiOptions): Hono {
     }
     const request = toRequest(action, name, body);
     if (typeof request === "string") return c.json({ error: request }, 400);
-    await sendOperatorRequest(options.stateFile, request);
+    await (options.sendRequest ?? ((r) => sendOperatorRequest(options.stateFile, r)))(request);
     const ack = await waitForAck(options, request.id, options.signal);
     if (ack === null) {
       return c.json({
