@@ -3,6 +3,7 @@ import { stringify } from "yaml";
 import { redact } from "../log/redact.ts";
 import { ConfigError } from "./errors.ts";
 import { parseConfig } from "./load.ts";
+import { configSummary, printableConfig } from "../cli/validate.ts";
 
 const base = {
   shotgrid: { url: "https://site.example", script_name: "sgevents", script_key: "k3y-value" },
@@ -69,4 +70,20 @@ Deno.test("parseConfig() keeps a state_url password from ${VAR} out of every mes
     redact("connecting to postgres://sg:s3cr3t-pw@db"),
     "connecting to postgres://sg:***@db",
   );
+});
+
+Deno.test("configSummary() and printableConfig() show the PostgreSQL state without its password", () => {
+  const config = parse({ state_url: "postgres://sg:${PGPW}@db:5432/sgevents", name: "a" }, {
+    PGPW: "s3cr3t-pw",
+  });
+  const line = configSummary(config).find((l) => l.includes("state:"))!;
+  assert.equal(line, '  state:        postgres://sg@db:5432/sgevents as daemon "a" (lease 10 s)');
+  const printable = JSON.stringify(printableConfig(config));
+  assert.ok(!printable.includes("s3cr3t-pw"), printable);
+  assert.ok(printable.includes("postgres://sg:***@db:5432/sgevents"));
+  const fromFile = printableConfig(parse({
+    state_url: "postgres://sg@db/sgevents",
+    state_password_file: "./pg.pass",
+  }));
+  assert.equal(fromFile.daemon.statePassword, "***");
 });
