@@ -287,6 +287,10 @@ Deno.test({
     assert.match(report.daemon, new RegExp(`^pid ${leader.child.pid} on `));
     assert.deepEqual(report.standbys, [`pid ${standby.child.pid} on ${Deno.hostname()}`]);
 
+    const listed = await sgevents(["plugins", "list", "-c", second]);
+    assert.match(listed.out, new RegExp(`Leader: pid ${leader.child.pid} on `));
+    assert.match(listed.out, new RegExp(`Standbys: pid ${standby.child.pid} on `));
+
     const newest = sim.store.appendEvents(30);
     const skipped = await sgevents(["state", "skip", "a", "-c", second]);
     assert.equal(skipped.code, 0, skipped.out);
@@ -386,7 +390,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the leader's HTTP API sends actions through the database's requests table",
+  name:
+    "the leader's HTTP API sends actions through the database's requests table, and its metrics count the group",
   ...pg,
   fn: async () => {
     await using dir = await tempDir();
@@ -418,6 +423,19 @@ Deno.test({
     } finally {
       await admin.end({ timeout: 1 });
     }
+    // The leader's metrics name its epoch and count the group.
+    await using standby = spawnSgevents([
+      "daemon",
+      "-c",
+      await member(dir.path, "two", { simUrl: sim.url, name }),
+    ]);
+    await standby.waitFor(`Standby for daemon ${name}`);
+    const text = await (await fetch(`${api}/metrics`)).text();
+    const me = `pid ${leader.child.pid} on ${Deno.hostname()}`;
+    assert.match(text, new RegExp(`sgevents_leader_epoch\\{daemon="${name}",member="${me}"\\} 1`));
+    assert.match(text, new RegExp(`sgevents_group_members\\{daemon="${name}",role="leader"\\} 1`));
+    assert.match(text, new RegExp(`sgevents_group_members\\{daemon="${name}",role="standby"\\} 1`));
+    await stop(standby);
     await stop(leader);
   },
 });

@@ -20,7 +20,7 @@ import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts"
 import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
 import { StateStore } from "../state/state_store.ts";
-import { runAsMember } from "./daemon_ha.ts";
+import { GroupMetrics, runAsMember } from "./daemon_ha.ts";
 import { queueRequest } from "./state_change.ts";
 import type { ControlRequest } from "../engine/control.ts";
 import type { OperatorRequest } from "../engine/operator_requests.ts";
@@ -95,11 +95,20 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
     // Without the http section nothing is counted (the engine's default observer).
     const metrics = config.http ? new DaemonMetrics() : null;
     if (config.daemon.stateUrl !== null) {
+      const groupMetrics = new GroupMetrics(config.daemon.name);
       await runAsMember(config, {
         signal: controller.signal,
         once: options.once,
         startHost: (plugin) => startHost(config, plugin),
-        run: (store, lead) => runEngine(config, store, { ...lead, once: options.once, metrics }),
+        run: (store, lead) => {
+          if (metrics) groupMetrics.lead(metrics, lead.lock);
+          return runEngine(config, store, {
+            signal: lead.signal,
+            startHost: lead.startHost,
+            once: options.once,
+            metrics,
+          });
+        },
         ...(metrics ? { onSave: (seconds: number) => metrics.stateSaved(seconds) } : {}),
       });
       return;

@@ -8,11 +8,11 @@
 import type { Config } from "../config/types.ts";
 import { isAbortError } from "../util/abort.ts";
 import { FileBackend } from "../state/file_backend.ts";
-import { LeaderLock } from "../state/leader.ts";
+import { groupMembers, LeaderLock } from "../state/leader.ts";
 import { StateLock, StateLockedError } from "../state/lock.ts";
 import { openPostgresBackend } from "../state/postgres_backend.ts";
 import { connect, safeUrl } from "../state/postgres_connection.ts";
-import { leaderLockClass, migrate } from "../state/postgres_schema.ts";
+import { migrate } from "../state/postgres_schema.ts";
 import type { StateBackend } from "../state/state_backend.ts";
 import type { StateDocument } from "../state/state_file.ts";
 import { readStateFile } from "../state/state_store.ts";
@@ -48,16 +48,7 @@ export async function readState(config: Config): Promise<StateView> {
     await migrate(sql);
     const backend = openPostgresBackend(stateUrl, { name, epoch: 0, password: statePassword });
     const doc = await backend.load().finally(() => backend.close());
-    // Members are the lock sessions (`sgevents <name>: <member>`); the leader holds the lock.
-    const rows = await sql<{ member: string; leads: boolean }[]>`SELECT
-        substr(a.application_name, ${`sgevents ${name}: `.length + 1}) AS member,
-        EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'
-          AND l.granted AND l.classid = ${leaderLockClass}
-          AND l.objid = hashtext(${name})::oid) AS leads
-      FROM pg_stat_activity a
-      WHERE a.application_name LIKE ${`sgevents ${name}: %`}
-        AND a.application_name <> ${`sgevents ${name}: state`}
-      ORDER BY a.backend_start`;
+    const rows = await groupMembers(sql, name);
     return {
       location: `${safeUrl(stateUrl)} (daemon "${name}")`,
       doc,

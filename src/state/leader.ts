@@ -179,6 +179,15 @@ export class LeaderLock implements AsyncDisposable {
     }
   }
 
+  /**
+   * The group's members now: the lock sessions of `daemon.name`, the leader first.
+   *
+   * @returns Each member's description and whether it leads.
+   */
+  members(name: string): Promise<GroupMember[]> {
+    return groupMembers(this.#sql, name);
+  }
+
   /** Give up the lead (idempotent): the lock's session ends, a standby takes over. */
   async release(): Promise<void> {
     if (this.#released) return;
@@ -210,4 +219,32 @@ async function currentLeader(sql: Sql, name: string): Promise<string | null> {
   const [row] = await sql<{ leader: string | null }[]>`SELECT leader FROM sgevents_daemon
     WHERE name = ${name}`;
   return row?.leader ?? null;
+}
+
+/** A daemon of a group, from its lock session. */
+export interface GroupMember {
+  /** `pid <pid> on <host>` (or what the daemon called itself). */
+  readonly member: string;
+  readonly leads: boolean;
+}
+
+/**
+ * The daemons of a group: the sessions named `sgevents <name>: <member>` (the lock
+ * connections), the one holding the lock leading.
+ *
+ * @param sql A connection.
+ * @param name `daemon.name`.
+ * @returns The members, the leader first, then by age.
+ */
+export async function groupMembers(sql: Sql, name: string): Promise<GroupMember[]> {
+  const rows = await sql<GroupMember[]>`SELECT
+      substr(a.application_name, ${`sgevents ${name}: `.length + 1}) AS member,
+      EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory'
+        AND l.granted AND l.classid = ${leaderLockClass}
+        AND l.objid = hashtext(${name})::oid) AS leads
+    FROM pg_stat_activity a
+    WHERE a.application_name LIKE ${`sgevents ${name}: %`}
+      AND a.application_name <> ${`sgevents ${name}: state`}
+    ORDER BY a.backend_start`;
+  return [...rows].sort((a, b) => Number(b.leads) - Number(a.leads));
 }
