@@ -17,6 +17,7 @@
 import { getLogger } from "@logtape/logtape";
 import { type Sleep, sleep as realSleep } from "../util/abort.ts";
 import { connect, type Sql } from "./postgres_connection.ts";
+import { StateFileError } from "./state_file.ts";
 import { leaderLockClass, migrate } from "./postgres_schema.ts";
 
 /** Options of {@link LeaderLock.acquire}. */
@@ -120,6 +121,8 @@ export class LeaderLock implements AsyncDisposable {
       } catch (error) {
         await sql.end({ timeout: 0 }).catch(() => {});
         if (options.signal.aborted) throw options.signal.reason;
+        // A schema newer than this build: waiting will not help.
+        if (error instanceof StateFileError) throw error;
         if (!unreachable) {
           logger.error("Cannot reach the state database ({error}); retrying", {
             error: (error as Error).message,

@@ -3,6 +3,7 @@ import { LeaderLock } from "./leader.ts";
 import { openPostgresBackend, sendDatabaseRequest, StateFencedError } from "./postgres_backend.ts";
 import { connect } from "./postgres_connection.ts";
 import { needsPostgres, testPostgresUrl, uniqueName } from "./postgres_testing.ts";
+import { StateFileError } from "./state_file.ts";
 import { StateStore } from "./state_store.ts";
 
 const site = "http://127.0.0.1:8421";
@@ -157,6 +158,37 @@ Deno.test({
       store.acknowledge(["a"], pending.offset);
       assert.deepEqual((await store.pendingRequests()).requests, []);
     } finally {
+      await admin.end({ timeout: 1 });
+    }
+  },
+});
+
+Deno.test({
+  name: "LeaderLock.acquire() refuses a database whose schema is newer than this build",
+  ...pg,
+  fn: async () => {
+    const admin = connect(url, { applicationName: "sgevents test admin" });
+    const schema = `newer_${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      // A schema of its own (search_path), so the shared tables stay as they are.
+      await admin.unsafe(`CREATE SCHEMA ${schema}`);
+      await admin.unsafe(
+        `CREATE TABLE ${schema}.sgevents_schema (version integer NOT NULL); INSERT INTO ${schema}.sgevents_schema VALUES (99)`,
+      );
+      const scoped = `${url}${url.includes("?") ? "&" : "?"}search_path=${schema}`;
+      await assert.rejects(
+        LeaderLock.acquire(scoped, {
+          name: uniqueName("newer"),
+          leaseTimeoutMs: 600,
+          signal: new AbortController().signal,
+        }),
+        (error: unknown) =>
+          error instanceof StateFileError &&
+          /its schema is version 99, newer than this sgevents understands \(1\); upgrade sgevents$/
+            .test(error.message),
+      );
+    } finally {
+      await admin.unsafe(`DROP SCHEMA ${schema} CASCADE`);
       await admin.end({ timeout: 1 });
     }
   },

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import type { Sql } from "./postgres_connection.ts";
+import { safeUrl, type Sql } from "./postgres_connection.ts";
+import { StateFileError } from "./state_file.ts";
 
 /** The schema version this build writes. */
 export const schemaVersion = 1;
@@ -67,9 +68,14 @@ export const leaderLockClass = 0x5347_0002;
  * Create or migrate the schema.
  *
  * @param sql A connection.
- * @throws {RangeError} When the database holds a newer schema than this build knows.
+ * @throws {StateFileError} When the database holds a newer schema than this build knows.
  */
 export async function migrate(sql: Sql): Promise<void> {
+  const where = safeUrl(
+    `postgres://${sql.options.user}@${sql.options.host[0]}:${
+      sql.options.port[0]
+    }/${sql.options.database}`,
+  );
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${migrationLock})`;
     await tx`CREATE TABLE IF NOT EXISTS sgevents_schema (version integer NOT NULL)`;
@@ -77,8 +83,9 @@ export async function migrate(sql: Sql): Promise<void> {
     let version = rows[0]?.version ?? 0;
     if (rows.length === 0) await tx`INSERT INTO sgevents_schema (version) VALUES (0)`;
     if (version > schemaVersion) {
-      throw new RangeError(
-        `Cannot use the state database: its schema is version ${version}, newer than this sgevents understands (${schemaVersion}); upgrade sgevents`,
+      throw new StateFileError(
+        where,
+        `Cannot use the state database "${where}": its schema is version ${version}, newer than this sgevents understands (${schemaVersion}); upgrade sgevents`,
       );
     }
     for (; version < schemaVersion; version++) await tx.unsafe(steps[version]!);
