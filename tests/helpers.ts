@@ -61,6 +61,10 @@ export async function writeConfig(options: TestConfigOptions): Promise<string> {
     },
     logging: { level: "info", dir: "./log", per_plugin: true, format: "plain", ...options.logging },
   };
+  // state_file and state_url are exclusive: a PostgreSQL state drops the default file.
+  if (options.daemon?.state_url !== undefined) {
+    delete (config.daemon as { state_file?: string }).state_file;
+  }
   const file = `${options.dir}/config.yaml`;
   await Deno.writeTextFile(file, JSON.stringify(config, null, 2));
   return file;

@@ -8,7 +8,9 @@ import { badConfigs, badPlugins, badStateFiles } from "./bad_input.ts";
 import { gapScenario } from "./gaps.ts";
 import { crashLoop, hostilePages, siteRestore } from "./hostile.ts";
 import type { Check } from "./harness.ts";
+import { failover } from "./failover.ts";
 import { killRestart } from "./kill.ts";
+import { needsPostgres } from "../../src/state/postgres_testing.ts";
 import { faultySite } from "./site.ts";
 import { deletedLock, plantedLinks, unwritableAtStop } from "./state_file.ts";
 
@@ -26,7 +28,23 @@ export interface Scenario {
  */
 export function faultScenarios(options: { quick: boolean }): Scenario[] {
   const q = options.quick;
+  // With PostgreSQL (always in CI): the HA failover under repeated SIGKILL of the leader.
+  const ha: Scenario[] = needsPostgres().ignore ? [] : [{
+    name: "HA failover: leader SIGKILLed while events flow",
+    run: () =>
+      failover({
+        kills: q ? 2 : 5,
+        plugins: q ? 2 : 3,
+        preload: q ? 1000 : 20_000,
+        rate: q ? 50 : 200,
+        upMs: q ? [300, 800] : [500, 2500],
+        batchSize: 100,
+        leaseTimeoutMs: q ? 1500 : 10_000,
+        checkTakeover: !q,
+      }),
+  }];
   return [
+    ...ha,
     {
       name: "SIGKILL at random moments",
       run: () =>

@@ -13,7 +13,7 @@ import { DaemonMetrics } from "../http/metrics.ts";
 import { HttpServer } from "../http/server.ts";
 import { engineStatus } from "../http/status.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
-import type { PluginFile } from "../engine/types.ts";
+import type { DeliveryHost, PluginFile } from "../engine/types.ts";
 import { setupLogging } from "../log/setup.ts";
 import { setPluginEmails } from "../log/email.ts";
 import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
@@ -21,6 +21,9 @@ import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
 import { WorkerPool } from "../plugins/worker_pool.ts";
 import { StateStore } from "../state/state_store.ts";
+import { GroupMetrics, runAsMember } from "./daemon_ha.ts";
+import { queueRequest } from "./state_change.ts";
+import type { OperatorRequest } from "../engine/operator_requests.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { earlySignal } from "./shutdown.ts";
 import { version } from "./version.ts";
@@ -88,9 +91,33 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
     }
     controller.abort();
   }, { once: true });
+  const pool = new WorkerPool({
+    ...(config.plugins.workers ? { workers: config.plugins.workers } : {}),
+    site: { url: config.shotgrid.url, proxy: config.shotgrid.proxy },
+  });
   try {
     // Without the http section nothing is counted (the engine's default observer).
     const metrics = config.http ? new DaemonMetrics() : null;
+    if (config.daemon.stateUrl !== null) {
+      const groupMetrics = new GroupMetrics(config.daemon.name);
+      await runAsMember(config, {
+        signal: controller.signal,
+        once: options.once,
+        startHost: (plugin) => startHost(config, plugin, pool),
+        run: (store, lead) => {
+          if (metrics) groupMetrics.lead(metrics, lead.lock);
+          return runEngine(config, store, {
+            signal: lead.signal,
+            startHost: lead.startHost,
+            once: options.once,
+            metrics,
+            pool,
+          });
+        },
+        ...(metrics ? { onSave: (seconds: number) => metrics.stateSaved(seconds) } : {}),
+      });
+      return;
+    }
     const store = await StateStore.open(config.daemon.stateFile, {
       site: config.shotgrid.url,
       backlogTimeoutMs: config.daemon.backlogTimeoutMs,
@@ -98,7 +125,12 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
     });
     let failure: { error: unknown } | null = null;
     try {
-      await runEngine(config, store, { signal: controller.signal, once: options.once, metrics });
+      await runEngine(config, store, {
+        signal: controller.signal,
+        once: options.once,
+        metrics,
+        pool,
+      });
     } catch (error) {
       failure = { error };
     }
@@ -111,6 +143,7 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
     }
     if (failure !== null) throw failure.error;
   } finally {
+    pool.close();
     for (const [name, handler] of signals) Deno.removeSignalListener(name, handler);
   }
 }
@@ -118,7 +151,14 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
 async function runEngine(
   config: Config,
   store: StateStore,
-  options: { signal: AbortSignal; once: boolean; metrics: DaemonMetrics | null },
+  options: {
+    signal: AbortSignal;
+    once: boolean;
+    metrics: DaemonMetrics | null;
+    /** Where plugins run (shared with a standby's hosts started ahead). */
+    pool: WorkerPool;
+    startHost?: (plugin: PluginFile) => Promise<DeliveryHost>;
+  },
 ): Promise<void> {
   const { signal, once, metrics } = options;
   const logger = getLogger(["sgevents", "daemon"]);
@@ -126,13 +166,10 @@ async function runEngine(
   logger.info("sgevents {version} starting: site {site}, state {state}, plugins {paths}", {
     version,
     site: config.shotgrid.url,
-    state: config.daemon.stateFile,
+    state: store.file,
     paths: config.plugins.paths.join(", "),
   });
-  const pool = new WorkerPool({
-    ...(config.plugins.workers ? { workers: config.plugins.workers } : {}),
-    site: { url: config.shotgrid.url, proxy: config.shotgrid.proxy },
-  });
+  const pool = options.pool;
   const plugins = once ? discoverOnce(config) : watchPlugins(config.plugins.paths, {
     signal,
     rescanIntervalMs: config.plugins.rescanIntervalMs,
@@ -142,7 +179,7 @@ async function runEngine(
     config,
     source: new ShotGridEventSource(client),
     store,
-    startHost: (plugin) => startHost(config, plugin, pool),
+    startHost: options.startHost ?? ((plugin) => startHost(config, plugin, pool)),
     plugins: planned(plugins, pool),
     once,
     ...(metrics ? { observer: metrics } : {}),
@@ -156,7 +193,6 @@ async function runEngine(
     await engine.run(signal);
   } finally {
     running = false;
-    pool.close();
   }
 }
 
@@ -184,6 +220,10 @@ function startServer(
     status: engineStatus(parts.engine, { store: parts.store, running: parts.running }),
     metrics: parts.metrics,
     stateFile: config.daemon.stateFile,
+    // With state_url the leader reads requests from the database, from any host.
+    ...(config.daemon.stateUrl === null ? {} : {
+      sendRequest: (request: OperatorRequest) => queueRequest(config, request),
+    }),
     wake: () => parts.engine.wake(),
     readyWithinMs: Math.max(60_000, 3 * config.daemon.fetchIntervalMs),
   });

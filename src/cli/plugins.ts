@@ -9,7 +9,7 @@ import type { Config } from "../config/types.ts";
 import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
 import { apiFolder, initPluginFolder } from "../plugins/plugin_package.ts";
 import { parseEventId } from "../state/cursor.ts";
-import { readStateFile } from "../state/state_store.ts";
+import { readState } from "./state_access.ts";
 import { configOption, loadCommandConfig } from "./context.ts";
 import { checkPlugin } from "./dispatch.ts";
 import { ReportedFailure, UsageError } from "./errors.ts";
@@ -53,6 +53,12 @@ export function pluginsCommand(): Command {
       const rows = await listPlugins(config);
       if (options.json) console.log(JSON.stringify(rows, null, 2));
       else printList(rows);
+      if (!options.json && config.daemon.stateUrl !== null) {
+        // Several daemons run these plugins: say which one delivers.
+        const view = await readState(config);
+        console.log(`Leader: ${view.daemon ?? "none"}`);
+        console.log(`Standbys: ${view.standbys?.join("; ") || "none"}`);
+      }
     });
   plugins.command("check")
     .description("Load one plugin file and report its callbacks or why it cannot load")
@@ -160,7 +166,7 @@ export interface PluginRow {
 export async function listPlugins(config: Config): Promise<PluginRow[]> {
   const problems: DiscoveryProblem[] = [];
   const found = await discoverPlugins(config.plugins.paths, { onProblem: (p) => problems.push(p) });
-  const doc = await readStateFile(config.daemon.stateFile);
+  const { doc } = await readState(config);
   const rows: PluginRow[] = [];
   // Placement as the daemon's pool makes it (no Worker is started for this).
   const pool = new WorkerPool({

@@ -11,7 +11,7 @@ import { ShotGridEventSource } from "../engine/event_source.ts";
 import { sourceReplayReader } from "../engine/replay_reader.ts";
 import { parseEventId, PluginCursor } from "../state/cursor.ts";
 import type { Replay } from "../state/state_file.ts";
-import { readStateFile } from "../state/state_store.ts";
+import { readState } from "./state_access.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { changeState } from "./state_change.ts";
@@ -71,7 +71,7 @@ export async function replayedIds(
   plugin: string,
   range: { readonly from: number; readonly to: number },
 ): Promise<number[]> {
-  const doc = await readStateFile(config.daemon.stateFile);
+  const { doc } = await readState(config);
   const state = doc?.plugins.get(plugin);
   if (!state) {
     throw new UsageError(

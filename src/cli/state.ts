@@ -9,12 +9,12 @@ import type { Config } from "../config/types.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import { discoverPlugins } from "../plugins/discovery.ts";
 import { parseEventId } from "../state/cursor.ts";
-import { StateLock } from "../state/lock.ts";
 import type { FailedEventRecord, PluginState, Replay } from "../state/state_file.ts";
-import { readStateFile } from "../state/state_store.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { ReportedFailure, UsageError } from "./errors.ts";
+import { readState } from "./state_access.ts";
 import { changeState } from "./state_change.ts";
+import { exportState, importState } from "./state_transfer.ts";
 import { formatTable } from "./table.ts";
 
 /** One plugin's row in `state show`. */
@@ -44,6 +44,18 @@ export interface StateRow {
 export const exitNotRunning = 3;
 /** `state show`'s exit code when the daemon runs but a plugin is paused or halted. */
 export const exitNotActive = 4;
+
+/** What `state show` prints. */
+export interface StateReport {
+  /** The state file, or the database and daemon name. */
+  readonly file: string;
+  /** The daemon writing the state (the PostgreSQL leader), or null. */
+  readonly daemon: string | null;
+  /** PostgreSQL only: the daemons waiting to take over. */
+  readonly standbys?: string[];
+  readonly newestId: number | null;
+  readonly plugins: StateRow[];
+}
 
 /**
  * The `state` command and its subcommands.
@@ -157,6 +169,32 @@ Examples:
       const how = await changeState(config, { op: "forget", plugins });
       console.log(`Forgot ${describe(plugins)} (${how})`);
     });
+  state.command("export")
+    .description("Write the state (file or PostgreSQL) to a JSON state file (backup, migration)")
+    .argument("<file>", "the JSON file to write")
+    .option(...configOption)
+    .addHelpText(
+      "after",
+      "\nSafe while daemons run (a consistent snapshot).\n\nExample:\n  sgevents state export backup.json",
+    )
+    .action(async (file: string, options: { config?: string }) => {
+      const config = await loadCommandConfig(options.config);
+      const count = await exportState(config, file);
+      console.log(`Exported ${count} plugin state(s) to "${file}"`);
+    });
+  state.command("import")
+    .description("Replace the state (file or PostgreSQL) with a JSON state file's")
+    .argument("<file>", "a JSON state file (from export, or a daemon's state_file)")
+    .option(...configOption)
+    .addHelpText(
+      "after",
+      "\nEvery daemon using the state must be stopped first.\n\nExample:\n  sgevents state import var/state.json   # with daemon.state_url set: file to PostgreSQL",
+    )
+    .action(async (file: string, options: { config?: string }) => {
+      const config = await loadCommandConfig(options.config);
+      const count = await importState(config, file);
+      console.log(`Imported ${count} plugin state(s) from "${file}"`);
+    });
   return state;
 }
 
@@ -172,7 +210,7 @@ export interface FailedRow extends FailedEventRecord {
  * @returns The rows, by plugin then time.
  */
 export async function failedEvents(config: Config): Promise<FailedRow[]> {
-  const doc = await readStateFile(config.daemon.stateFile);
+  const { doc } = await readState(config);
   const rows: FailedRow[] = [];
   for (const [plugin, state] of doc?.plugins ?? []) {
     for (const record of state.failed) rows.push({ plugin, ...record });
@@ -203,10 +241,10 @@ export function showExitCode(report: Awaited<ReturnType<typeof stateReport>>): n
 export async function stateReport(
   config: Config,
   options: { offline: boolean },
-): Promise<{ file: string; daemon: string | null; newestId: number | null; plugins: StateRow[] }> {
-  const file = config.daemon.stateFile;
-  const doc = await readStateFile(file);
-  const daemon = await StateLock.holder(file);
+): Promise<StateReport> {
+  const view = await readState(config);
+  const { doc, daemon } = view;
+  const file = view.location;
   const present = new Set((await discoverPlugins(config.plugins.paths)).map((p) => p.name));
   let newestId: number | null = null;
   const lagSeconds = new Map<number, number | null>();
@@ -253,12 +291,24 @@ export async function stateReport(
       lastError: p.lastError,
     };
   });
-  return { file, daemon, newestId, plugins };
+  return {
+    file,
+    daemon,
+    ...(view.standbys ? { standbys: [...view.standbys] } : {}),
+    newestId,
+    plugins,
+  };
 }
 
-function printReport(report: Awaited<ReturnType<typeof stateReport>>): void {
-  console.log(`State file: ${report.file}`);
-  console.log(`Daemon: ${report.daemon ?? "not running"}`);
+function printReport(report: StateReport): void {
+  if (report.standbys === undefined) {
+    console.log(`State file: ${report.file}`);
+    console.log(`Daemon: ${report.daemon ?? "not running"}`);
+  } else {
+    console.log(`State: ${report.file}`);
+    console.log(`Leader: ${report.daemon ?? "none"}`);
+    console.log(`Standbys: ${report.standbys.join("; ") || "none"}`);
+  }
   if (report.newestId !== null) console.log(`Newest event on the site: ${report.newestId}`);
   if (report.plugins.length === 0) {
     console.log("No plugin state yet.");

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { safeUrl } from "../state/postgres_connection.ts";
 import { Command } from "commander";
 import { ConfigError } from "../config/errors.ts";
 import { pluginFolderProblems } from "../config/folders.ts";
@@ -11,8 +12,16 @@ import type { Config } from "../config/types.ts";
 import { redactedText } from "../log/redact.ts";
 import { configOption } from "./context.ts";
 
+/** A URL with its password, if any, shown as `***`. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== "") parsed.password = redactedText;
+  return parsed.toString();
+}
+
 /**
- * The config with its secrets (script key, SMTP password) replaced by `***`, safe to print.
+ * The config with its secrets (script key, SMTP password, database password) replaced by
+ * `***`, safe to print.
  *
  * @param config The resolved config.
  * @returns A copy for display.
@@ -21,6 +30,11 @@ export function printableConfig(config: Config): Config {
   return {
     ...config,
     shotgrid: { ...config.shotgrid, scriptKey: redactedText },
+    daemon: {
+      ...config.daemon,
+      stateUrl: config.daemon.stateUrl === null ? null : withoutPassword(config.daemon.stateUrl),
+      statePassword: config.daemon.statePassword === null ? null : redactedText,
+    },
     email: {
       ...config.email,
       password: config.email.password === null ? null : redactedText,
@@ -44,7 +58,11 @@ export function configSummary(config: Config): string[] {
     `  site:         ${shotgrid.url} as script "${shotgrid.scriptName}"` +
     (shotgrid.proxy === null ? "" : ` via proxy ${shotgrid.proxy}`),
     `  plugin paths: ${plugins.paths.join(", ")}`,
-    `  state file:   ${daemon.stateFile}`,
+    daemon.stateUrl === null
+      ? `  state file:   ${daemon.stateFile}`
+      : `  state:        ${safeUrl(daemon.stateUrl)} as daemon "${daemon.name}" (lease ${
+        daemon.leaseTimeoutMs / 1000
+      } s)`,
     `  logs:         ${logs}, level ${logging.level}`,
     `  email:        ${
       email.enabled

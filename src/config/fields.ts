@@ -201,6 +201,30 @@ export function parseUrl(value: unknown): string | undefined {
 }
 
 /**
+ * A PostgreSQL URL (`postgres://user@host:port/db`), checked for a host, a user and a
+ * database; a password in it is allowed (from `${VAR}`) and never shown.
+ *
+ * @param value The raw value.
+ * @returns The URL as written, or undefined when it is not one.
+ */
+export function parsePostgresUrl(value: unknown): string | undefined {
+  if (typeof value !== "string") return undefined;
+  try {
+    const url = new URL(value.trim());
+    if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") return undefined;
+    if (url.hostname === "" || url.username === "" || url.pathname.length < 2) return undefined;
+    return value.trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** A daemon name: letters, digits, `.`, `_` and `-`, up to 63 characters. */
+export function parseDaemonName(value: unknown): string | undefined {
+  return typeof value === "string" && /^[A-Za-z0-9._-]{1,63}$/.test(value) ? value : undefined;
+}
+
+/**
  * A list of non-empty strings; a single string is a list of one.
  *
  * @param split Whether a single string is split at commas (as the Python INI lists were).

@@ -41,7 +41,9 @@ export async function pluginFolderProblems(config: Config): Promise<string[]> {
  * @throws {ConfigError} Naming the key and the path of each folder that cannot be written.
  */
 export async function prepareWritableFolders(config: Config): Promise<void> {
-  const folders: [string, string][] = [["daemon.state_file", dirname(config.daemon.stateFile)]];
+  const folders: [string, string][] = config.daemon.stateUrl === null
+    ? [["daemon.state_file", dirname(config.daemon.stateFile)]]
+    : [];
   if (config.logging.dir !== null) folders.push(["logging.dir", config.logging.dir]);
   const problems: string[] = [];
   for (const [key, folder] of folders) {

@@ -168,6 +168,25 @@ function crossChecks(tree: Record<string, unknown>): string[] {
   } else if (!present(shotgrid, "script_key") && !present(shotgrid, "script_key_file")) {
     problems.push("shotgrid.script_key: missing; set script_key or script_key_file");
   }
+  const daemon = section(tree, "daemon");
+  if (present(daemon, "state_file") && present(daemon, "state_url")) {
+    problems.push(
+      "daemon: state_file and state_url are both set; keep one (state_url: PostgreSQL, state_file: a JSON file)",
+    );
+  }
+  if (present(daemon, "state_password_file") && !present(daemon, "state_url")) {
+    problems.push(
+      "daemon.state_password_file: set without daemon.state_url; remove it or add the URL",
+    );
+  }
+  if (
+    present(daemon, "state_password_file") && typeof daemon["state_url"] === "string" &&
+    URL.canParse(daemon["state_url"]) && new URL(daemon["state_url"]).password !== ""
+  ) {
+    problems.push(
+      "daemon: state_url has a password and state_password_file is set too; keep one",
+    );
+  }
   const email = section(tree, "email");
   if (present(email, "password") && present(email, "password_file")) {
     problems.push("email: password and password_file are both set; keep one");
@@ -232,6 +251,10 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
     },
     daemon: {
       stateFile: daemon.state_file,
+      stateUrl: daemon.state_url,
+      statePassword: daemon.state_password_file,
+      name: daemon.name,
+      leaseTimeoutMs: daemon.lease_timeout,
       fetchIntervalMs: daemon.fetch_interval,
       maxEventBatchSize: daemon.max_event_batch_size,
       backlogTimeoutMs: daemon.backlog_timeout,

@@ -257,6 +257,10 @@ Deno.test("parseConfig() applies every default", () => {
       shutdownTimeoutMs: 10_000,
       ignoreScriptUsers: [],
       narrowReads: true,
+      stateUrl: null,
+      statePassword: null,
+      name: "default",
+      leaseTimeoutMs: 10_000,
     },
     plugins: {
       paths: ["/srv/sg/plugins"],

@@ -21,8 +21,10 @@ import {
   oneOf,
   parseAddress,
   parseBoolean,
+  parseDaemonName,
   parseLevel,
   parseListen,
+  parsePostgresUrl,
   parseSizeValue,
   parseStartAt,
   parseText,
@@ -89,6 +91,14 @@ function buildSchema(context: SchemaContext) {
     if (text !== undefined) registerSecret(text);
     return text;
   };
+  const postgresUrl = (value: unknown) => {
+    const url = parsePostgresUrl(value);
+    if (url !== undefined) {
+      const password = decodeURIComponent(new URL(url).password);
+      if (password !== "") registerSecret(password);
+    }
+    return url;
+  };
   const access = (paths: boolean) => (value: unknown) => {
     const bool = parseBoolean(value);
     if (bool !== undefined) return bool;
@@ -112,6 +122,12 @@ function buildSchema(context: SchemaContext) {
   };
   const daemon = {
     state_file: leaf(toPath, pathText, { value: resolve(context.baseDir, "var/state.json") }),
+    state_url: leaf(postgresUrl, "a postgres://user@host:port/database URL", { value: null }),
+    state_password_file: checkedLeaf(secretFile, pathText, { value: null }),
+    name: leaf(parseDaemonName, "a name of letters, digits, '.', '_' or '-' (at most 63)", {
+      value: "default",
+    }),
+    lease_timeout: leaf(duration(true), positiveDurationText, { value: 10_000 }),
     fetch_interval: leaf(duration(true), positiveDurationText, { value: 5000 }),
     max_event_batch_size: leaf(integerIn(1, 5000), integerText(1, 5000), { value: 500 }),
     backlog_timeout: leaf(duration(false), durationText, { value: 300_000 }),

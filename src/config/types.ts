@@ -32,7 +32,19 @@ export interface ShotGridConfig {
 
 /** The `daemon` section. */
 export interface DaemonConfig {
+  /** The JSON state file (unused when `stateUrl` is set). */
   readonly stateFile: string;
+  /**
+   * `state_url`: the state in PostgreSQL (several daemons, one leader), or null for the file.
+   * Secret when it carries a password: never log it whole (see state/postgres_url.ts).
+   */
+  readonly stateUrl: string | null;
+  /** Secret: the database password from `state_password_file`, or null. */
+  readonly statePassword: string | null;
+  /** Daemons with the same name and `state_url` share one state and elect one leader. */
+  readonly name: string;
+  /** A leader that cannot confirm its lock for this long stops delivering. */
+  readonly leaseTimeoutMs: number;
   readonly fetchIntervalMs: number;
   readonly maxEventBatchSize: number;
   readonly backlogTimeoutMs: number;

@@ -55,7 +55,7 @@ export function requestsFile(stateFile: string): string {
  * @param stateFile The state file.
  * @param request What to do (its id must be unique).
  */
-export async function sendRequest(stateFile: string, request: ControlRequest): Promise<void> {
+export async function sendRequest(stateFile: string, request: OperatorRequest): Promise<void> {
   await Deno.writeTextFile(requestsFile(stateFile), JSON.stringify(request) + "\n", {
     append: true,
     create: true,

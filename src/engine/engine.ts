@@ -20,7 +20,7 @@ import {
   sleep as realSleep,
 } from "../util/abort.ts";
 import { BacklogResolver } from "./backlog_resolver.ts";
-import { ackLine, changeCursor, checkCursorChange, pendingRequests } from "./control.ts";
+import { ackLine, changeCursor, checkCursorChange } from "./control.ts";
 import { Lane, type ProbeGate } from "./lane.ts";
 import { changeOperated, isOperated, type OperatorRequest } from "./operator_requests.ts";
 import {
@@ -479,7 +479,7 @@ export class Engine {
 
   async #applyRequests(): Promise<void> {
     const { store } = this.#options;
-    const { requests, malformed, offset } = await pendingRequests(store.file, store.requestsOffset);
+    const { requests, malformed, offset } = await store.pendingRequests();
     if (offset === store.requestsOffset) return;
     const acks: string[] = [];
     for (const { line, reason } of malformed) {

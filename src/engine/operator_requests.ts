@@ -8,7 +8,7 @@
  * @module
  */
 import type { PluginCursor } from "../state/cursor.ts";
-import { type ControlRequest, requestsFile } from "./control.ts";
+import type { ControlRequest } from "./control.ts";
 
 /** Pause plugins on purpose (resume with a `resume` request). */
 export interface PauseRequest {
@@ -37,22 +37,6 @@ export interface RetryFailedRequest {
 
 /** Any run-time request. */
 export type OperatorRequest = ControlRequest | PauseRequest | ReplayRequest | RetryFailedRequest;
-
-/**
- * Append a request for the daemon holding `stateFile` (as control.ts's `sendRequest`).
- *
- * @param stateFile The state file.
- * @param request What to do (its id must be unique).
- */
-export async function sendOperatorRequest(
-  stateFile: string,
-  request: OperatorRequest,
-): Promise<void> {
-  await Deno.writeTextFile(requestsFile(stateFile), JSON.stringify(request) + "\n", {
-    append: true,
-    create: true,
-  });
-}
 
 /** A request of this file's kinds (not skip, resume or forget). */
 export type OperatedRequest = PauseRequest | ReplayRequest | RetryFailedRequest;

@@ -185,6 +185,10 @@ export function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> 
       shutdownTimeoutMs: 1000,
       ignoreScriptUsers: [],
       narrowReads: true,
+      stateUrl: null,
+      statePassword: null,
+      name: "default",
+      leaseTimeoutMs: 10_000,
       ...daemon,
     },
     plugins: {

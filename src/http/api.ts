@@ -8,7 +8,8 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { ControlRequest } from "../engine/control.ts";
-import { type OperatorRequest, sendOperatorRequest } from "../engine/operator_requests.ts";
+import type { OperatorRequest } from "../engine/operator_requests.ts";
+import { sendRequest } from "../engine/control.ts";
 import { bearerProblem, originProblem } from "./auth.ts";
 import type { DeliveredEvent } from "./metrics.ts";
 import { failedViews, pluginViews, type ViewSources } from "./view.ts";
@@ -16,6 +17,8 @@ import { failedViews, pluginViews, type ViewSources } from "./view.ts";
 /** What the API needs besides the views. */
 export interface ApiOptions extends ViewSources {
   readonly stateFile: string;
+  /** Sends a request to the daemon (default: appended to the state file's requests file). */
+  readonly sendRequest?: (request: OperatorRequest) => Promise<void>;
   /** Needed by every POST; null: actions are off. */
   readonly token: string | null;
   /** How long an action waits for the daemon's acknowledgement (default 5 s). */
@@ -106,7 +109,7 @@ export function apiRoutes(options: ApiOptions): Hono {
     }
     const request = toRequest(action, name, body);
     if (typeof request === "string") return c.json({ error: request }, 400);
-    await sendOperatorRequest(options.stateFile, request);
+    await (options.sendRequest ?? ((r) => sendRequest(options.stateFile, r)))(request);
     const ack = await waitForAck(options, request.id, options.signal);
     if (ack === null) {
       return c.json({

@@ -9,6 +9,7 @@
 import { getLogger, type Logger } from "@logtape/logtape";
 import { Hono } from "hono";
 import type { HttpConfig } from "../config/types.ts";
+import type { OperatorRequest } from "../engine/operator_requests.ts";
 import { apiRoutes } from "./api.ts";
 import { hostProblem } from "./auth.ts";
 import { LagHistory } from "./history.ts";
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   readonly metrics: DaemonMetrics;
   /** The state file (actions are appended to its requests file). */
   readonly stateFile: string;
+  /** Sends an action to the engine instead (the PostgreSQL state's requests table). */
+  readonly sendRequest?: (request: OperatorRequest) => Promise<void>;
   /** Makes the engine read the log now (webhook). */
   readonly wake: () => void;
   /** Ready only if the site answered and the state was saved within this (default 60 s). */
@@ -109,6 +112,7 @@ export class HttpServer implements AsyncDisposable {
       apiRoutes({
         ...sources,
         stateFile: options.stateFile,
+        ...(options.sendRequest ? { sendRequest: options.sendRequest } : {}),
         token: config.token,
         signal: abort.signal,
         ...(options.ackTimeoutMs === undefined ? {} : { ackTimeoutMs: options.ackTimeoutMs }),

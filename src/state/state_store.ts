@@ -1,22 +1,20 @@
 /**
- * The daemon's state on disk: loaded once under the state lock, changed in memory by the
- * engine, and made durable by {@link StateStore.checkpoint}, which coalesces concurrent
- * requests into one atomic write (temp file, fsync, rename, directory fsync; the previous
- * copy kept as `<file>.bak`).
+ * The daemon's state: loaded once from its backend (the JSON file, or PostgreSQL) while
+ * the backend holds the single-writer guarantee, changed in memory by the engine through
+ * the cursors, and made durable by {@link StateStore.checkpoint}, which coalesces
+ * concurrent requests into one atomic write.
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
 import { getLogger } from "@logtape/logtape";
 import { PluginCursor } from "./cursor.ts";
-import { StateLock } from "./lock.ts";
+import { FileBackend } from "./file_backend.ts";
 import { StateSaveError } from "./save_error.ts";
+import type { PendingRequests, StateBackend } from "./state_backend.ts";
 import {
   newPluginState,
   newStateDocument,
-  parseState,
   type PluginState,
-  serializeState,
   type StateDocument,
   StateFileError,
 } from "./state_file.ts";
@@ -47,13 +45,13 @@ const maxAcknowledgements = 200;
  * {@link PluginCursor} (see cursor.ts); the document itself is not handed out.
  */
 export class StateStore implements AsyncDisposable {
-  /** The state file. */
+  /** The state file, or the database and daemon name (the backend's location). */
   readonly file: string;
   /** Whether the file existed when opened (false on a daemon's first start). */
   readonly existed: boolean;
   readonly #doc: StateDocument;
   readonly #cursors = new Map<string, PluginCursor>();
-  #lock: StateLock | null;
+  #backend: StateBackend | null;
   #clock: () => number;
   #backlogTimeoutMs: number;
   #retryDelaysMs: readonly number[];
@@ -68,16 +66,15 @@ export class StateStore implements AsyncDisposable {
   #onSave: ((seconds: number) => void) | undefined;
 
   private constructor(
-    file: string,
+    backend: StateBackend,
     doc: StateDocument,
     existed: boolean,
-    lock: StateLock,
     options: StateStoreOptions,
   ) {
-    this.file = file;
+    this.file = backend.location;
     this.#doc = doc;
     this.existed = existed;
-    this.#lock = lock;
+    this.#backend = backend;
     this.#clock = options.clock ?? Date.now;
     this.#backlogTimeoutMs = options.backlogTimeoutMs;
     this.#retryDelaysMs = options.saveRetryDelaysMs ?? [200, 1000];
@@ -97,25 +94,43 @@ export class StateStore implements AsyncDisposable {
    *   another site, or cannot be written.
    */
   static async open(file: string, options: StateStoreOptions): Promise<StateStore> {
-    await Deno.mkdir(dirname(file), { recursive: true });
-    await refuseSymlink(file);
-    const lock = await StateLock.acquire(file, { purpose: options.purpose ?? "sgevents daemon" });
+    const backend = await FileBackend.open(
+      file,
+      options.purpose ? { purpose: options.purpose } : {},
+    );
+    return await StateStore.openBackend(backend, options);
+  }
+
+  /**
+   * Load the state from a backend that already holds the single-writer guarantee (the
+   * store owns it from now on and closes it). No document yet starts an empty state,
+   * written at once.
+   *
+   * @param backend The open backend.
+   * @param options The site and the cursors' settings.
+   * @returns The open store.
+   * @throws {StateFileError} When the state is unreadable, corrupt, for another site, or
+   *   cannot be written.
+   */
+  static async openBackend(backend: StateBackend, options: StateStoreOptions): Promise<StateStore> {
     try {
-      await removeStaleTemps(file);
-      const loaded = await readStateFile(file);
+      const loaded = await backend.load();
+      const where = backend.location;
       if (loaded && loaded.site !== null && loaded.site !== options.site) {
         throw new StateFileError(
-          file,
-          `State file "${file}" belongs to site "${loaded.site}", not "${options.site}"; give each site its own daemon.state_file`,
+          where,
+          backend instanceof FileBackend
+            ? `State file "${where}" belongs to site "${loaded.site}", not "${options.site}"; give each site its own daemon.state_file`
+            : `State "${where}" belongs to site "${loaded.site}", not "${options.site}"; give each site its own daemon.name`,
         );
       }
       const doc = loaded ?? newStateDocument(options.site);
       doc.site = options.site;
-      const store = new StateStore(file, doc, loaded !== null, lock, options);
+      const store = new StateStore(backend, doc, loaded !== null, options);
       if (loaded === null) await store.checkpoint();
       return store;
     } catch (error) {
-      await lock.release();
+      await backend.close();
       throw error;
     }
   }
@@ -226,6 +241,17 @@ export class StateStore implements AsyncDisposable {
   }
 
   /**
+   * The run-time requests made since the last acknowledged one (the requests file, or the
+   * database's requests table).
+   *
+   * @returns New requests, malformed ones, and the offset to {@link StateStore.acknowledge}.
+   */
+  pendingRequests(): Promise<PendingRequests> {
+    if (!this.#backend) return Promise.reject(new TypeError("State store is closed"));
+    return this.#backend.pendingRequests(this.#doc.requestsOffset);
+  }
+
+  /**
    * Save every change made so far. Calls made while a write is under way share the next
    * write, so many plugins finishing together cost one fsync.
    *
@@ -237,7 +263,7 @@ export class StateStore implements AsyncDisposable {
    *   another process replaced it.
    */
   checkpoint(options: { durable?: boolean } = {}): Promise<void> {
-    if (!this.#lock) return Promise.reject(new TypeError("State store is closed"));
+    if (!this.#backend) return Promise.reject(new TypeError("State store is closed"));
     const durable = options.durable ?? true;
     if (this.#pending) {
       this.#pendingDurable ||= durable;
@@ -259,33 +285,27 @@ export class StateStore implements AsyncDisposable {
   }
 
   async #write(durable: boolean): Promise<void> {
-    const lock = this.#lock;
-    if (!lock) throw new TypeError("State store is closed");
+    const backend = this.#backend;
+    if (!backend) throw new TypeError("State store is closed");
     for (let attempt = 0;; attempt++) {
       try {
         const started = performance.now();
-        await lock.verify();
         this.#doc.savedAt = new Date(this.#clock()).toISOString();
-        const next = await replaceFile(this.file, serializeState(this.#doc), {
-          sync: durable,
-          beforeRename: (handle) => lock.lockNext(handle),
-        });
-        lock.replaced(next);
+        await backend.save(this.#doc, { durable });
         this.#writes++;
         this.#failed = false;
         this.#onSave?.((performance.now() - started) / 1000);
         return;
       } catch (error) {
-        // Another process replaced the file: writing again would only make things worse.
-        if (error instanceof StateFileError) throw error;
+        // Another process replaced the file or took over: writing again would make it worse.
+        if (!(error instanceof StateSaveError) || !error.retriable) throw error;
         const delay = this.#closing && this.#failed ? undefined : this.#retryDelaysMs[attempt];
-        const reason = saveFailure(this.file, error);
         if (delay === undefined) {
           this.#failed = true;
-          throw reason;
+          throw error;
         }
         getLogger(["sgevents", "state"]).warn("{reason}; retrying in {delay} ms", {
-          reason: reason.message,
+          reason: error.message,
           delay,
         });
         await this.#sleep(delay);
@@ -300,14 +320,14 @@ export class StateStore implements AsyncDisposable {
    * @throws {StateFileError} When the last save failed.
    */
   async close(): Promise<void> {
-    if (!this.#lock) return;
+    if (!this.#backend) return;
     this.#closing = true;
     try {
       await this.checkpoint();
     } finally {
-      const lock = this.#lock;
-      this.#lock = null;
-      await lock?.release();
+      const backend = this.#backend;
+      this.#backend = null;
+      await backend?.close();
     }
   }
 
@@ -317,200 +337,5 @@ export class StateStore implements AsyncDisposable {
   }
 }
 
-/**
- * Read a state file without locking it (safe while a daemon runs: writes are atomic renames).
- *
- * @param file The state file.
- * @returns The document, or null when there is no state file yet.
- * @throws {StateFileError} When the file is unreadable or corrupt.
- */
-export async function readStateFile(file: string): Promise<StateDocument | null> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      if (await exists(`${file}.bak`)) {
-        throw new StateFileError(
-          file,
-          `State file "${file}" is missing but its backup "${file}.bak" exists; copy the backup to "${file}" to resume, or delete the backup to start afresh`,
-        );
-      }
-      return null;
-    }
-    throw new StateFileError(
-      file,
-      `Cannot read state file "${file}": ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
-  return parseState(text, file);
-}
-
-/**
- * Replace a file's content atomically and durably, keeping the previous copy as `.bak`.
- * A crash at any moment leaves either the old or the new content under `file`.
- *
- * @param file The file to replace.
- * @param text Its new content.
- * @throws {StateFileError} Naming the file, when it cannot be written.
- */
-export async function writeFileAtomic(
-  file: string,
-  text: string,
-  options: { sync?: boolean } = {},
-): Promise<void> {
-  try {
-    (await replaceFile(file, text, options)).close();
-  } catch (error) {
-    throw saveFailure(file, error);
-  }
-}
-
-/** A step of a save that failed, with the path it was acting on. */
-class SaveStepError extends Error {
-  constructor(readonly step: string, readonly path: string, options: ErrorOptions) {
-    super(`cannot ${step} "${path}"`, options);
-    this.name = "SaveStepError";
-  }
-}
-
-async function step<T>(name: string, path: string, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    throw error instanceof StateFileError ? error : new SaveStepError(name, path, { cause: error });
-  }
-}
-
-/**
- * Write `text` to a new temp file beside `file` and rename it over `file`. The temp names
- * are unique (pid and random) and created new (`O_EXCL`), so nothing planted under a
- * temp name, a symbolic link included, is ever followed or overwritten.
- *
- * @returns The new file, still open (the caller closes it or keeps its lock).
- */
-async function replaceFile(
-  file: string,
-  text: string,
-  options: { sync?: boolean; beforeRename?: (handle: Deno.FsFile) => Promise<void> } = {},
-): Promise<Deno.FsFile> {
-  const sync = options.sync ?? true;
-  const tmp = tempName(file);
-  const handle = await step(
-    "create",
-    tmp,
-    () => Deno.open(tmp, { write: true, read: true, createNew: true, mode: 0o600 }),
-  );
-  let renamed = false;
-  try {
-    const bytes = new TextEncoder().encode(text);
-    await step("write", tmp, async () => {
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await handle.write(bytes.subarray(offset));
-      }
-      if (sync) await handle.sync();
-    });
-    await options.beforeRename?.(handle);
-    // The backup is a hard link to the current copy (link() creates a new name and never
-    // follows one), swapped in atomically too.
-    const bakTmp = tempName(`${file}.bak`);
-    try {
-      await Deno.link(file, bakTmp);
-      await step("rename", `${file}.bak`, () => Deno.rename(bakTmp, `${file}.bak`));
-    } catch (error) {
-      await Deno.remove(bakTmp).catch(() => {});
-      if (!(error instanceof Deno.errors.NotFound)) {
-        throw error instanceof SaveStepError
-          ? error
-          : new SaveStepError("link the backup", bakTmp, { cause: error });
-      }
-    }
-    await step("rename", tmp, () => Deno.rename(tmp, file));
-    renamed = true;
-    if (sync) await step("sync the folder", dirname(file), () => syncDirectory(dirname(file)));
-    return handle;
-  } catch (error) {
-    handle.close();
-    if (!renamed) await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
-}
-
-/** A unique temp name beside `file`: `<file>.tmp-<pid>-<random>`. */
-function tempName(file: string): string {
-  const random = crypto.getRandomValues(new Uint8Array(6));
-  const hex = Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
-  return `${file}.tmp-${Deno.pid}-${hex}`;
-}
-
-/** Remove temp files left by writes a crash interrupted (only names {@link tempName} makes). */
-async function removeStaleTemps(file: string): Promise<void> {
-  const name = basename(file).replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const pattern = new RegExp(`^${name}(\\.bak)?\\.tmp-\\d+-[0-9a-f]{12}$`);
-  try {
-    for await (const entry of Deno.readDir(dirname(file))) {
-      if (entry.isFile && pattern.test(entry.name)) {
-        await Deno.remove(join(dirname(file), entry.name)).catch(() => {});
-      }
-    }
-  } catch {
-    // An unreadable folder fails the save later, with a message naming it.
-  }
-}
-
-/** The error for a save that failed: names the state file, the step and the path. */
-function saveFailure(file: string, error: unknown): StateFileError {
-  if (error instanceof StateFileError) return error;
-  const cause = error instanceof SaveStepError ? error.cause : error;
-  const what = error instanceof SaveStepError ? `${error.message}: ` : "";
-  const reason = (cause instanceof Error ? cause.message : String(cause))
-    .replace(/(\(os error \d+\)).*$/, "$1");
-  const hint = cause instanceof Deno.errors.PermissionDenied
-    ? `; make "${dirname(file)}" writable by this user`
-    : /os error 28\)/.test(reason)
-    ? `; free space on the disk holding "${dirname(file)}"`
-    : "";
-  return new StateSaveError(file, `Cannot save state file "${file}": ${what}${reason}${hint}`, {
-    retriable: true,
-    cause,
-  });
-}
-
-/** Refuse a state file that is a symbolic link: a save would replace the link, not its target. */
-async function refuseSymlink(file: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.lstat(file);
-  } catch {
-    return;
-  }
-  if (!info.isSymlink) return;
-  const target = await Deno.readLink(file).catch(() => "?");
-  throw new StateFileError(
-    file,
-    `Cannot open state file "${file}": it is a symbolic link to "${target}"; set daemon.state_file to the real file instead (a save would replace the link)`,
-  );
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  // Makes the renames durable on Linux; directories cannot be opened this way on Windows.
-  if (Deno.build.os === "windows") return;
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
+export { readStateFile, writeFileAtomic } from "./file_write.ts";
 export { StateSaveError };
