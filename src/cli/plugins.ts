@@ -199,10 +199,13 @@ export async function listPlugins(config: Config): Promise<PluginRow[]> {
       name: plugin.name,
       file: plugin.file,
       status: result.status === "ready" ? (paused ? "paused" : "ready") : "failed",
-      worker: pool.place(plugin.name, {
-        isolate: settings?.isolate ?? false,
-        permissions: settings?.permissions ?? null,
-      }).name,
+      // Quarantined by the running daemon: a Worker of its own until the plugin reloads.
+      worker: state?.quarantine
+        ? `plugin ${plugin.name} (quarantined: ${state.quarantine.reason.split("\n")[0]})`
+        : pool.place(plugin.name, {
+          isolate: settings?.isolate ?? false,
+          permissions: settings?.permissions ?? null,
+        }).name,
       paused,
       callbacks: result.callbacks.map((cb) => ({
         name: cb.name,

@@ -35,6 +35,8 @@ export interface StateRow {
   readonly haltedAtSiteNewest: number | null;
   /** Paused on purpose (`plugins pause`). */
   readonly pausedByOperator: boolean;
+  /** Why the plugin runs quarantined in a Worker of its own, or null. */
+  readonly quarantine: string | null;
   /** The replay under way (`sgevents replay`, `plugins retry-failed`), or null. */
   readonly replay: Replay | null;
   readonly lastError: string | null;
@@ -287,6 +289,7 @@ export async function stateReport(
       pausedAt: p.paused?.eventId ?? null,
       haltedAtSiteNewest: p.halted?.siteNewest ?? null,
       pausedByOperator: p.paused?.byOperator === true,
+      quarantine: p.quarantine?.reason ?? null,
       replay: p.replay,
       lastError: p.lastError,
     };
@@ -338,6 +341,8 @@ function printReport(report: StateReport): void {
         ? "paused by operator"
         : row.pausedAt !== null
         ? `paused at ${row.pausedAt}`
+        : row.quarantine !== null
+        ? `${row.status} (quarantined)`
         : row.status,
       row.cursor,
       row.lag,

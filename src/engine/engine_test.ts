@@ -531,3 +531,25 @@ class BatchRecordingHost extends RecordingHost {
     return super.deliver(events);
   }
 }
+
+Deno.test("Engine records a plugin's quarantine in its state, for state show and the page", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(3);
+    class QuarantinedHost extends RecordingHost {
+      quarantined: string | null = null;
+      override deliver(events: readonly ShotGridEvent[]): Promise<DeliveryReport> {
+        this.quarantined = "TimeoutError: Callback cb did not return within 100 ms";
+        return super.deliver(events);
+      }
+    }
+    const host = new QuarantinedHost("q", "/q.ts", "1");
+    const store = await runOnce(testConfig(`${dir}/s.json`), log, new Map([["q", host]]));
+    assert.match(store.plugins.get("q")!.quarantine?.reason ?? "", /did not return/);
+    const saved = await readStateFile(`${dir}/s.json`);
+    assert.match(saved!.plugins.get("q")!.quarantine?.reason ?? "", /did not return/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

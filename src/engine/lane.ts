@@ -232,6 +232,7 @@ export class Lane {
       return;
     }
     this.#host = host;
+    this.#cursor.quarantined(host.quarantined ?? null);
     if (host.status === "failed") {
       // The load error already names the plugin and says "Cannot load plugin ...".
       this.#options.logger.error("{error}", { plugin: this.name, error: host.loadError });
@@ -374,6 +375,7 @@ export class Lane {
     try {
       const started = performance.now();
       const report = await host.deliver(events, { signal: this.#options.signal });
+      this.#cursor.quarantined(host.quarantined ?? null);
       const seconds = (performance.now() - started) / 1000;
       this.#observer.deliverySeconds(this.name, seconds, report.done);
       return report;

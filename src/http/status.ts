@@ -83,6 +83,8 @@ export function engineStatus(
             ? "failed"
             : state.status === "paused" || state.status === "halted"
             ? state.status
+            : state.quarantine
+            ? "quarantined"
             : "running",
           cursor: state.cursor,
           backlog: state.backlog.size,

@@ -457,6 +457,19 @@ export class PluginCursor {
   }
 
   /**
+   * Note where the plugin runs: quarantined in a Worker of its own (why), or back among
+   * the others (null). Shown by `state show`, `plugins list` and the page.
+   *
+   * @param reason Why it was quarantined, or null.
+   */
+  quarantined(reason: string | null): void {
+    const state = this.#state;
+    if ((state.quarantine?.reason ?? null) === reason) return;
+    state.quarantine = reason === null ? null : { reason, at: this.#now() };
+    this.#touch();
+  }
+
+  /**
    * Record failures of `stopOnError: false` callbacks (kept bounded).
    *
    * @param failures The events passed over, with their errors.

@@ -232,3 +232,18 @@ Deno.test("PluginCursor.replayed() ends the probe of a replay batch once the rep
   cursor.replayed(15);
   assert.equal(state.probe, null);
 });
+
+Deno.test("PluginCursor.quarantined() records where the plugin runs, once per change", () => {
+  const { cursor, state, now } = cursorAt(0);
+  const quarantine = () => state.quarantine;
+  cursor.quarantined(null);
+  assert.equal(quarantine(), null);
+  cursor.quarantined("TimeoutError: Callback cb did not return within 100 ms");
+  const at = quarantine()?.at;
+  assert.match(quarantine()?.reason ?? "", /did not return/);
+  now.t += 1000;
+  cursor.quarantined("TimeoutError: Callback cb did not return within 100 ms");
+  assert.equal(quarantine()?.at, at, "the same reason again changes nothing");
+  cursor.quarantined(null);
+  assert.equal(quarantine(), null);
+});

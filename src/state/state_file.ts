@@ -34,6 +34,12 @@ export interface PauseInfo {
  * Events delivered again beside the plugin's lane without moving its cursor: the range
  * `from..to` (`sgevents replay`), or only `ids` in it (`plugins retry-failed`).
  */
+/** The plugin was moved to a Worker of its own while the daemon ran (hung, crashed, too slow). */
+export interface Quarantine {
+  readonly reason: string;
+  readonly at: string;
+}
+
 export interface Replay {
   readonly from: number;
   readonly to: number;
@@ -96,6 +102,8 @@ export interface PluginState {
   probe: Probe | null;
   /** A replay under way, or null. */
   replay: Replay | null;
+  /** Set while the plugin runs quarantined in a Worker of its own (cleared by a reload). */
+  quarantine: Quarantine | null;
   /** The most recent failures of callbacks registered with stopOnError false (bounded). */
   failed: FailedEventRecord[];
   /** Events delivered to at least one callback, over the plugin's life. */
@@ -154,6 +162,7 @@ export function newPluginState(cursor: number | null): PluginState {
     inFlight: null,
     probe: null,
     replay: null,
+    quarantine: null,
     failed: [],
     processed: 0,
     lastError: null,
@@ -197,6 +206,7 @@ export function serializeState(doc: StateDocument): string {
       inFlight: p.inFlight,
       probe: p.probe,
       replay: p.replay,
+      quarantine: p.quarantine,
       failed: p.failed,
       processed: p.processed,
       lastError: p.lastError,
@@ -349,6 +359,9 @@ function parsePlugin(value: unknown, key: string, fail: (what: string) => never)
     inFlight: inFlight as InFlight | null,
     probe: probe as Probe | null,
     replay: replay as Replay | null,
+    quarantine: isObject(p.quarantine) && typeof p.quarantine.reason === "string"
+      ? p.quarantine as unknown as Quarantine
+      : null,
     failed: (p.failed as Record<string, unknown>[]).map((f) => ({
       ...f,
       attempts: typeof f.attempts === "number" ? f.attempts : 0,
