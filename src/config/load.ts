@@ -241,6 +241,7 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       shutdownTimeoutMs: daemon.shutdown_timeout,
       ignoreScriptUsers: daemon.ignore_script_users,
       narrowReads: daemon.narrow_reads,
+      readAhead: daemon.read_ahead,
     },
     plugins: {
       paths: plugins.paths,

@@ -67,6 +67,8 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
     ["daemon.ignore_script_users", ["ok", ""], '[1]: "" is not a script name'],
     ["daemon.ignore_script_users", { a: 1 }, "a mapping is not a list of script names"],
     ["daemon.narrow_reads", "sometimes", '"sometimes" is not'],
+    ["daemon.read_ahead", 0, "0 is not an integer from 1 to 64"],
+    ["daemon.read_ahead", "lots", '"lots" is not an integer from 1 to 64'],
     ["plugins.paths", [], "an empty list is not a non-empty list of plugin folders"],
     ["plugins.paths", ["./ok", 3], "[1]: 3 is not a path"],
     ["plugins.callback_timeout", "-1s", `"-1s" is not a duration above 0`],
@@ -255,6 +257,7 @@ Deno.test("parseConfig() applies every default", () => {
       shutdownTimeoutMs: 10_000,
       ignoreScriptUsers: [],
       narrowReads: true,
+      readAhead: 4,
     },
     plugins: {
       paths: ["/srv/sg/plugins"],

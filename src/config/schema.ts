@@ -125,6 +125,7 @@ function buildSchema(context: SchemaContext) {
       fallback: { value: [] },
     }),
     narrow_reads: leaf(parseBoolean, booleanText, { value: true }),
+    read_ahead: leaf(integerIn(1, 64), integerText(1, 64), { value: 4 }),
   };
   const permissions = {
     net: leaf(access(false), accessText, { value: undefined }),

@@ -50,6 +50,11 @@ export interface DaemonConfig {
    * want, up to the settled horizon (see engine/narrowing.ts).
    */
   readonly narrowReads: boolean;
+  /**
+   * Range requests a lane behind the head keeps in flight at once (1: one page after
+   * another); see engine/read_ahead.ts.
+   */
+  readonly readAhead: number;
 }
 
 /** Per-plugin settings under `plugins.settings.<name>`. */

@@ -112,6 +112,8 @@ export class Engine {
     const ignored = new Set(daemon.ignoreScriptUsers);
     this.#pages = new PageSource(options.source, {
       batchSize: daemon.maxEventBatchSize,
+      readAhead: daemon.readAhead,
+      backlogTimeoutMs: daemon.backlogTimeoutMs,
       fetch: async (action, fn) => {
         const events = await fetch(action, fn) as ShotGridEvent[];
         (options.observer ?? noObserver).pageRead(events);
