@@ -75,6 +75,14 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
     ["plugins.retries", "many", '"many" is not an integer of at least 0'],
     ["plugins.rescan_interval", "soon", '"soon" is not a duration'],
     ["plugins.settings", [1], "a list is not a mapping"],
+    ["plugins.order", "by_name", '"by_name" is not one of: per_plugin, strict'],
+    [
+      "plugins.ordered_groups",
+      [["a"]],
+      "[0]: a list is not a list of two or more distinct plugin names",
+    ],
+    ["plugins.ordered_groups", [["a", "a"]], "[0]: a list is not a list of two or more"],
+    ["plugins.ordered_groups", { a: 1 }, "a mapping is not a list of plugin name lists"],
     ["plugins.settings.p.enabled", "no", '"no" is not true or false'],
     ["plugins.settings.p.permissions.net", 5, "5 is not true, false or a list of strings"],
     ["plugins.settings.p.permissions", "all", '"all" is not a mapping'],
@@ -124,6 +132,23 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
       `${path}: got ${problems[0]}\nexpected ${at}: ${expected}`,
     );
   }
+});
+
+Deno.test("parseConfig() refuses a plugin in two ordered groups, and groups beside order: strict", () => {
+  const base = minimal;
+  const twice = withValue(base, "plugins.ordered_groups", [["a", "b"], ["c", "a"]]);
+  assert.deepEqual(problemsOf(stringify(twice)), [
+    'config.yaml: plugins.ordered_groups[1]: plugin "a" is already in group [0]; a plugin can be in one group only',
+  ]);
+  const both = withValue(twice, "plugins.order", "strict");
+  assert.deepEqual(problemsOf(stringify(withValue(both, "plugins.ordered_groups", [["a", "b"]]))), [
+    "config.yaml: plugins.ordered_groups: set with order: strict, which already orders every plugin; keep one",
+  ]);
+  const fine = parseConfig(stringify(withValue(base, "plugins.ordered_groups", [["a", "b"]])), {
+    file: "config.yaml",
+    env: {},
+  });
+  assert.deepEqual(fine.plugins.orderedGroups, [["a", "b"]]);
 });
 
 Deno.test("parseConfig() refuses unknown keys everywhere and suggests the right one", () => {
@@ -265,6 +290,8 @@ Deno.test("parseConfig() applies every default", () => {
       retries: 3,
       rescanIntervalMs: 30_000,
       settings: {},
+      order: "per_plugin",
+      orderedGroups: [],
     },
     logging: {
       level: "info",

@@ -23,6 +23,7 @@ import {
   parseBoolean,
   parseLevel,
   parseListen,
+  parseNameGroup,
   parseSizeValue,
   parseStartAt,
   parseText,
@@ -157,6 +158,13 @@ function buildSchema(context: SchemaContext) {
     rescan_interval: leaf(duration(false), durationText, { value: 30_000 }),
     settings: z.record(z.string(), z.preprocess((v) => v ?? {}, z.strictObject(pluginSettings)))
       .nullable().default({}),
+    order: leaf(oneOf(["per_plugin", "strict"] as const), "one of: per_plugin, strict", {
+      value: "per_plugin" as const,
+    }),
+    ordered_groups: listLeaf(parseNameGroup, "a list of two or more distinct plugin names", {
+      expected: "a list of plugin name lists, e.g. [[publish, notify]]",
+      fallback: { value: [] },
+    }),
   };
   const logging = {
     level: leaf(parseLevel, levelText, { value: "info" as const }),

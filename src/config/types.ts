@@ -76,6 +76,13 @@ export interface PluginsConfig {
   /** Fallback rescan for shares where file watching misses changes. */
   readonly rescanIntervalMs: number;
   readonly settings: Readonly<Record<string, PluginSettings>>;
+  /**
+   * `per_plugin` (default): independent lanes; `strict`: every event through every plugin
+   * in order before the next (one ordered group of all; see engine/ordered_group.ts).
+   */
+  readonly order?: "per_plugin" | "strict";
+  /** Named plugins that advance together in order; the rest keep independent lanes. */
+  readonly orderedGroups?: readonly (readonly string[])[];
 }
 
 /** A LogTape level name. */
