@@ -45,25 +45,27 @@ function ordered(config: Config, plugins: Partial<Config["plugins"]>): Config {
 const ids = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 Deno.test("Engine with plugins.order strict finishes each event in every plugin, in order, before the next", async () => {
-  await withDir(async (dir) => {
-    const log = new MemoryLog();
-    log.add(120);
-    const journal: string[] = [];
-    const hosts = new Map(["a", "b", "c"].map((name) => [name, new JournalHost(name, journal)]));
-    // c wants only every third event: the others do not wait for it on the rest.
-    hosts.get("c")!.wants = (event) => event.id % 3 === 0;
-    const config = ordered(testConfig(`${dir}/state.json`), { order: "strict" });
-    const store = await runOnce(config, log, hosts);
-    const expected = ids(1, 120).flatMap((id) =>
-      ["a", "b", "c"].filter((name) => name !== "c" || id % 3 === 0)
-        .flatMap((name) => [`${name} start ${id}`, `${name} finish ${id}`])
-    );
-    assert.deepEqual(journal, expected);
-    // One position, but each plugin's own cursor and counts.
-    for (const name of ["a", "b", "c"]) assert.equal(store.cursor(name)!.position, 120);
-    assert.equal(store.cursor("a")!.view.processed, 120);
-    assert.equal(store.cursor("c")!.view.processed, 40);
-  });
+  for (const readAhead of [1, 4]) {
+    await withDir(async (dir) => {
+      const log = new MemoryLog();
+      log.add(320);
+      const journal: string[] = [];
+      const hosts = new Map(["a", "b", "c"].map((name) => [name, new JournalHost(name, journal)]));
+      // c wants only every third event: the others do not wait for it on the rest.
+      hosts.get("c")!.wants = (event) => event.id % 3 === 0;
+      const config = ordered(testConfig(`${dir}/state.json`, { readAhead }), { order: "strict" });
+      const store = await runOnce(config, log, hosts);
+      const expected = ids(1, 320).flatMap((id) =>
+        ["a", "b", "c"].filter((name) => name !== "c" || id % 3 === 0)
+          .flatMap((name) => [`${name} start ${id}`, `${name} finish ${id}`])
+      );
+      assert.deepEqual(journal, expected, `read_ahead ${readAhead}`);
+      // One position, but each plugin's own cursor and counts.
+      for (const name of ["a", "b", "c"]) assert.equal(store.cursor(name)!.position, 320);
+      assert.equal(store.cursor("a")!.view.processed, 320);
+      assert.equal(store.cursor("c")!.view.processed, 106);
+    });
+  }
 });
 
 Deno.test("Engine with plugins.order per_plugin keeps independent lanes: a paused plugin holds back only itself", async () => {
