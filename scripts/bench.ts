@@ -2,10 +2,13 @@
  * `deno task bench`: how fast the real daemon delivers, against the simulator, with
  * no-op plugins that count what they see. Prints a table and writes `bench/results.json`.
  *
- * Usage: deno task bench [--quick] [--scale 0.1] [--only throughput,recording,catchup,narrowing,slow,latency,gaps]
- *                        [--runs 3] [--profile <dir>] [--out bench/results.json]
+ * Usage: deno task bench [--quick] [--scale 0.1]
+ *                        [--only throughput,recording,catchup,narrowing,readahead,slow,latency,gaps]
+ *                        [--read-ahead 1,4,8] [--runs 3] [--profile <dir>] [--out bench/results.json]
  *
  * `--quick` scales every size down by 10 (about a minute); the full run takes 5-10 minutes.
+ * `--read-ahead` lists the `daemon.read_ahead` values of the `readahead` scenario (a 1M-event
+ * catch-up from a site answering in 330 ms; read_ahead 1 alone takes 11+ minutes).
  * `--profile <dir>` adds one 10-plugin throughput run under `--cpu-prof` and prints where
  * the daemon's main thread spends its time.
  *
@@ -16,6 +19,7 @@ import { fileURLToPath } from "node:url";
 import { machineInfo } from "./bench/harness.ts";
 import { gapRequests, latency } from "./bench/live.ts";
 import { narrowedCatchUp } from "./bench/narrowing.ts";
+import { readAheadCatchUp } from "./bench/read_ahead.ts";
 import { summarizeProfiles } from "./bench/profile.ts";
 import { slowPlugin, throughput, type ThroughputResult } from "./bench/throughput.ts";
 import { recordingRun } from "./bench/recording.ts";
@@ -29,11 +33,17 @@ const { values } = parseArgs({
     runs: { type: "string" },
     profile: { type: "string" },
     out: { type: "string" },
+    "read-ahead": { type: "string" },
   },
 });
 const scale = values.scale !== undefined ? Number(values.scale) : values.quick ? 0.1 : 1;
 if (!(scale > 0 && scale <= 10)) {
   console.error(`Invalid --scale ${values.scale}: expected a number in (0, 10]`);
+  Deno.exit(2);
+}
+const readAheads = (values["read-ahead"] ?? "1,4,8").split(",").map(Number);
+if (!readAheads.every((r) => Number.isInteger(r) && r >= 1 && r <= 64)) {
+  console.error(`Invalid --read-ahead ${values["read-ahead"]}: expected integers from 1 to 64`);
   Deno.exit(2);
 }
 const runs = values.runs !== undefined ? Number(values.runs) : 3;
@@ -111,6 +121,26 @@ if (wanted("narrowing")) {
     `RSS ${r.whole.peakRssMiB}/${r.narrowed.peakRssMiB} MiB`,
     r.whole.complete && r.narrowed.complete ? "all delivered once" : "INCOMPLETE",
   ]);
+}
+
+if (wanted("readahead")) {
+  const latencyMs = 330;
+  log(
+    `catch-up at a site's speed: ${n(1_000_000)} events x 10 plugins, latency ${latencyMs} ms, ` +
+      `read_ahead ${readAheads.join(", ")}`,
+  );
+  const r = await readAheadCatchUp({ events: n(1_000_000), plugins: 10, latencyMs, readAheads });
+  results.readAheadCatchUp = r;
+  for (const run of r.runs) {
+    rows.push([
+      `${r.scenario}, read_ahead ${run.readAhead}`,
+      `wall ${run.wallSeconds} s`,
+      `${run.wallEventsPerSec} ev/s`,
+      `${run.searches} searches`,
+      `RSS ${run.peakRssMiB} MiB`,
+      run.complete ? "all delivered once" : "INCOMPLETE",
+    ]);
+  }
 }
 
 if (wanted("slow")) {

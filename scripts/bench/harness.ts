@@ -19,9 +19,13 @@ export interface SimProcess extends AsyncDisposable {
  * Start `main.ts sim --preload <n>` and read its URL from the first line it prints.
  *
  * @param preload Events already on the site.
+ * @param options `latency`: the simulator's `--latency` (a real site's response time).
  * @returns The running simulator; SIGTERM on dispose.
  */
-export async function startSimProcess(preload: number): Promise<SimProcess> {
+export async function startSimProcess(
+  preload: number,
+  options: { latency?: string } = {},
+): Promise<SimProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -34,6 +38,7 @@ export async function startSimProcess(preload: number): Promise<SimProcess> {
       "0",
       "--preload",
       String(preload),
+      ...(options.latency ? ["--latency", options.latency] : []),
     ],
     stdout: "piped",
     stderr: "inherit",

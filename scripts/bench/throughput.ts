@@ -44,6 +44,8 @@ export interface DeliveryRunOptions {
   /** Extra `deno run` flags for the daemon (profiling). */
   readonly denoArgs?: readonly string[];
   readonly timeoutMs?: number;
+  /** `daemon` config keys besides the bench defaults (`read_ahead`...). */
+  readonly daemon?: Record<string, unknown>;
 }
 
 /**
@@ -56,7 +58,10 @@ export interface DeliveryRunOptions {
  */
 export async function deliveryRun(options: DeliveryRunOptions): Promise<DeliveryRun> {
   const slow = options.slowPlugins ?? 0;
-  await using dir = await benchDir({ url: options.url });
+  await using dir = await benchDir({
+    url: options.url,
+    ...(options.daemon ? { daemon: options.daemon } : {}),
+  });
   const fast = pluginNames(options.fastPlugins, "fast");
   await writeNoopPlugins(dir, fast, { lastId: options.events });
   if (slow > 0) {

@@ -16,6 +16,7 @@ interface SimCommandOptions {
   lateFraction: number;
   lateDelay: number;
   neverCommit: number;
+  latency: number;
   tokenTtl: number;
   seed: number;
   logScriptWrites?: boolean;
@@ -68,6 +69,12 @@ export function simCommand(): Command {
     .option("--late-fraction <f>", "fraction of changes whose events commit late", fraction, 0)
     .option("--late-delay <duration>", "how late late events commit", duration, 10_000)
     .option("--never-commit <f>", "fraction of event ids that never commit", fraction, 0)
+    .option(
+      "--latency <duration>",
+      "added to every request, as a real site's response time (e.g. 330ms)",
+      duration,
+      0,
+    )
     .option("--token-ttl <seconds>", "access token lifetime", integer("token-ttl", 1), 600)
     .option("--seed <n>", "seed of all randomness", integer("seed", 0), 1)
     .option(
@@ -95,7 +102,8 @@ Schema file (--schema):
 Examples:
   sgevents sim --preload 1000 --rate 5
   sgevents sim --log-script-writes --schema studio_schema.yaml
-  sgevents sim --port 8090 --rate 50 --late-fraction 0.1 --late-delay 10s --never-commit 0.01`,
+  sgevents sim --port 8090 --rate 50 --late-fraction 0.1 --late-delay 10s --never-commit 0.01
+  sgevents sim --preload 1000000 --latency 330ms`,
     )
     .action(async (options: SimCommandOptions) => {
       const schema = options.schema === undefined
@@ -109,6 +117,7 @@ Examples:
         lateFraction: options.lateFraction,
         lateDelayMs: options.lateDelay,
         neverCommitFraction: options.neverCommit,
+        latencyMs: options.latency,
         tokenTtlSeconds: options.tokenTtl,
         seed: options.seed,
         logScriptWrites: options.logScriptWrites ?? false,

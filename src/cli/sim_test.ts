@@ -37,6 +37,8 @@ Deno.test("simCommand() prints the base URL first, serves, and exits 0 on SIGTER
       "1200",
       "--late-delay",
       "2s",
+      "--latency",
+      "5ms",
       "--schema",
       schemaFile,
     ],
@@ -62,6 +64,15 @@ Deno.test("simCommand() prints the base URL first, serves, and exits 0 on SIGTER
       headers: { authorization: `Bearer ${bearer}` },
     });
     assert.equal((await schema.json()).data.CustomEntity01.name.value, "Episode");
+    // --latency is the site's own speed: set at start, kept when faults are cleared.
+    const faults = async (path: string, body: unknown) =>
+      await (await fetch(`${line}/_sim/${path}`, {
+        method: "POST",
+        body: JSON.stringify(body),
+      })).json();
+    assert.equal((await faults("faults", {})).settings.latencyMs, 5);
+    await faults("clear", {});
+    assert.equal((await faults("faults", {})).settings.latencyMs, 5);
     child.kill("SIGTERM");
     const status = await child.status;
     assert.equal(status.code, 0);

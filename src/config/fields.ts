@@ -82,6 +82,13 @@ export function parseText(value: unknown): string | undefined {
   return typeof value === "string" && value.trim() !== "" ? value : undefined;
 }
 
+/** A group of two or more distinct plugin names (`plugins.ordered_groups` items). */
+export function parseNameGroup(value: unknown): string[] | undefined {
+  if (!Array.isArray(value) || value.length < 2) return undefined;
+  if (!value.every((name) => parseText(name) !== undefined)) return undefined;
+  return new Set(value).size === value.length ? value as string[] : undefined;
+}
+
 /** `true`/`false`, also as the strings an environment variable yields. */
 export function parseBoolean(value: unknown): boolean | undefined {
   if (typeof value === "boolean") return value;

@@ -160,6 +160,34 @@ const present = (mapping: Record<string, unknown>, key: string) =>
   mapping[key] !== undefined && mapping[key] !== null;
 
 /** Checks that involve more than one key, on the raw tree so they add to the zod problems. */
+/** A plugin in two ordered groups, or groups beside `order: strict`, is refused. */
+function orderChecks(plugins: Record<string, unknown>): string[] {
+  const groups = plugins["ordered_groups"];
+  if (!Array.isArray(groups) || groups.length === 0) return [];
+  if (plugins["order"] === "strict") {
+    return [
+      "plugins.ordered_groups: set with order: strict, which already orders every plugin; keep one",
+    ];
+  }
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  groups.forEach((group, index) => {
+    if (!Array.isArray(group)) return;
+    for (const name of new Set(group)) {
+      const first = seen.get(name);
+      if (first === undefined) seen.set(name, index);
+      else {
+        problems.push(
+          `plugins.ordered_groups[${index}]: plugin ${
+            JSON.stringify(name)
+          } is already in group [${first}]; a plugin can be in one group only`,
+        );
+      }
+    }
+  });
+  return problems;
+}
+
 function crossChecks(tree: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const shotgrid = section(tree, "shotgrid");
@@ -197,6 +225,7 @@ function crossChecks(tree: Record<string, unknown>): string[] {
   if (parseBoolean(email["enabled"]) === true && noRecipients) {
     problems.push("email.to: missing; expected at least one address when email.enabled is true");
   }
+  problems.push(...orderChecks(section(tree, "plugins")));
   const logging = section(tree, "logging");
   if (parseBoolean(logging["timing"]) === true && !present(logging, "dir")) {
     problems.push("logging.timing: true needs logging.dir, where timing.log is written");
@@ -265,6 +294,7 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       shutdownTimeoutMs: daemon.shutdown_timeout,
       ignoreScriptUsers: daemon.ignore_script_users,
       narrowReads: daemon.narrow_reads,
+      readAhead: daemon.read_ahead,
     },
     plugins: {
       paths: plugins.paths,
@@ -273,6 +303,8 @@ function toConfig(source: string, parsed: ParsedConfig): Config {
       rescanIntervalMs: plugins.rescan_interval,
       workers: plugins.workers,
       settings,
+      order: plugins.order,
+      orderedGroups: plugins.ordered_groups,
     },
     logging: {
       level: logging.level,

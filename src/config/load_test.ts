@@ -67,12 +67,22 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
     ["daemon.ignore_script_users", ["ok", ""], '[1]: "" is not a script name'],
     ["daemon.ignore_script_users", { a: 1 }, "a mapping is not a list of script names"],
     ["daemon.narrow_reads", "sometimes", '"sometimes" is not'],
+    ["daemon.read_ahead", 0, "0 is not an integer from 1 to 64"],
+    ["daemon.read_ahead", "lots", '"lots" is not an integer from 1 to 64'],
     ["plugins.paths", [], "an empty list is not a non-empty list of plugin folders"],
     ["plugins.paths", ["./ok", 3], "[1]: 3 is not a path"],
     ["plugins.callback_timeout", "-1s", `"-1s" is not a duration above 0`],
     ["plugins.retries", "many", '"many" is not an integer of at least 0'],
     ["plugins.rescan_interval", "soon", '"soon" is not a duration'],
     ["plugins.settings", [1], "a list is not a mapping"],
+    ["plugins.order", "by_name", '"by_name" is not one of: per_plugin, strict'],
+    [
+      "plugins.ordered_groups",
+      [["a"]],
+      "[0]: a list is not a list of two or more distinct plugin names",
+    ],
+    ["plugins.ordered_groups", [["a", "a"]], "[0]: a list is not a list of two or more"],
+    ["plugins.ordered_groups", { a: 1 }, "a mapping is not a list of plugin name lists"],
     ["plugins.settings.p.enabled", "no", '"no" is not true or false'],
     ["plugins.workers", 0, "0 is not an integer from 1 to 256"],
     ["plugins.settings.p.isolate", "yes please", '"yes please" is not true or false'],
@@ -124,6 +134,23 @@ Deno.test("parseConfig() names the key, the bad value and what is expected", () 
       `${path}: got ${problems[0]}\nexpected ${at}: ${expected}`,
     );
   }
+});
+
+Deno.test("parseConfig() refuses a plugin in two ordered groups, and groups beside order: strict", () => {
+  const base = minimal;
+  const twice = withValue(base, "plugins.ordered_groups", [["a", "b"], ["c", "a"]]);
+  assert.deepEqual(problemsOf(stringify(twice)), [
+    'config.yaml: plugins.ordered_groups[1]: plugin "a" is already in group [0]; a plugin can be in one group only',
+  ]);
+  const both = withValue(twice, "plugins.order", "strict");
+  assert.deepEqual(problemsOf(stringify(withValue(both, "plugins.ordered_groups", [["a", "b"]]))), [
+    "config.yaml: plugins.ordered_groups: set with order: strict, which already orders every plugin; keep one",
+  ]);
+  const fine = parseConfig(stringify(withValue(base, "plugins.ordered_groups", [["a", "b"]])), {
+    file: "config.yaml",
+    env: {},
+  });
+  assert.deepEqual(fine.plugins.orderedGroups, [["a", "b"]]);
 });
 
 Deno.test("parseConfig() refuses unknown keys everywhere and suggests the right one", () => {
@@ -261,6 +288,7 @@ Deno.test("parseConfig() applies every default", () => {
       statePassword: null,
       name: "default",
       leaseTimeoutMs: 10_000,
+      readAhead: 4,
     },
     plugins: {
       paths: ["/srv/sg/plugins"],
@@ -269,6 +297,8 @@ Deno.test("parseConfig() applies every default", () => {
       rescanIntervalMs: 30_000,
       workers: null,
       settings: {},
+      order: "per_plugin",
+      orderedGroups: [],
     },
     logging: {
       level: "info",

@@ -24,6 +24,7 @@ import {
   parseDaemonName,
   parseLevel,
   parseListen,
+  parseNameGroup,
   parsePostgresUrl,
   parseSizeValue,
   parseStartAt,
@@ -141,6 +142,7 @@ function buildSchema(context: SchemaContext) {
       fallback: { value: [] },
     }),
     narrow_reads: leaf(parseBoolean, booleanText, { value: true }),
+    read_ahead: leaf(integerIn(1, 64), integerText(1, 64), { value: 4 }),
   };
   const permissions = {
     net: leaf(access(false), accessText, { value: undefined }),
@@ -175,6 +177,13 @@ function buildSchema(context: SchemaContext) {
     workers: leaf(integerIn(1, 256), integerText(1, 256), { value: null }),
     settings: z.record(z.string(), z.preprocess((v) => v ?? {}, z.strictObject(pluginSettings)))
       .nullable().default({}),
+    order: leaf(oneOf(["per_plugin", "strict"] as const), "one of: per_plugin, strict", {
+      value: "per_plugin" as const,
+    }),
+    ordered_groups: listLeaf(parseNameGroup, "a list of two or more distinct plugin names", {
+      expected: "a list of plugin name lists, e.g. [[publish, notify]]",
+      fallback: { value: [] },
+    }),
   };
   const logging = {
     level: leaf(parseLevel, levelText, { value: "info" as const }),

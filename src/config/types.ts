@@ -62,6 +62,11 @@ export interface DaemonConfig {
    * want, up to the settled horizon (see engine/narrowing.ts).
    */
   readonly narrowReads: boolean;
+  /**
+   * Range requests a lane behind the head keeps in flight at once (1: one page after
+   * another); see engine/read_ahead.ts.
+   */
+  readonly readAhead: number;
 }
 
 /** Per-plugin settings under `plugins.settings.<name>`. */
@@ -87,6 +92,13 @@ export interface PluginsConfig {
   /** Shared plugin Workers at most; null/absent: the number of cores. */
   readonly workers?: number | null;
   readonly settings: Readonly<Record<string, PluginSettings>>;
+  /**
+   * `per_plugin` (default): independent lanes; `strict`: every event through every plugin
+   * in order before the next (one ordered group of all; see engine/ordered_group.ts).
+   */
+  readonly order?: "per_plugin" | "strict";
+  /** Named plugins that advance together in order; the rest keep independent lanes. */
+  readonly orderedGroups?: readonly (readonly string[])[];
 }
 
 /** A LogTape level name. */

@@ -30,6 +30,7 @@ import {
   settledAgeMs,
   SettledHorizon,
 } from "./narrowing.ts";
+import { GroupMember, groupOf, OrderedGroup } from "./ordered_group.ts";
 import { PageSource } from "./page_source.ts";
 import { type ReplayReader, sourceReplayReader } from "./replay_reader.ts";
 import { type EngineObserver, noObserver } from "./observer.ts";
@@ -74,7 +75,12 @@ export interface LaneStatus {
 export class Engine {
   #options: EngineOptions;
   #logger: Logger = getLogger(["sgevents", "engine"]);
-  #lanes = new Map<string, Lane>();
+  #lanes = new Map<string, Lane | GroupMember>();
+  /** Ordered groups (plugins.order, plugins.ordered_groups), by key; see ordered_group.ts. */
+  #groups = new Map<string, OrderedGroup>();
+  #groupOf: (name: string) => string | null;
+  /** Each plugin's place in the processing order (folders, then file name). */
+  #ranks = new Map<string, number>();
   #abort = new AbortController();
   #clock: Clock;
   #sleep: Sleep;
@@ -99,6 +105,7 @@ export class Engine {
     this.#clock = options.clock ?? Date.now;
     this.#sleep = options.sleep ?? realSleep;
     const { daemon } = options.config;
+    this.#groupOf = groupOf(options.config.plugins);
     const fetch = <T>(action: string, fn: (signal: AbortSignal) => Promise<T>) =>
       withRecovery(fn, {
         signal: this.#abort.signal,
@@ -111,6 +118,8 @@ export class Engine {
     const ignored = new Set(daemon.ignoreScriptUsers);
     this.#pages = new PageSource(options.source, {
       batchSize: daemon.maxEventBatchSize,
+      readAhead: daemon.readAhead,
+      backlogTimeoutMs: daemon.backlogTimeoutMs,
       fetch: async (action, fn) => {
         const events = await fetch(action, fn) as ShotGridEvent[];
         (options.observer ?? noObserver).pageRead(events);
@@ -276,8 +285,9 @@ export class Engine {
   async #apply(plugins: PluginFile[]): Promise<void> {
     const { config, store } = this.#options;
     await this.#place(plugins);
+    this.#ranks = new Map(plugins.map((plugin, i) => [plugin.name, i]));
     const seen = new Set<string>();
-    const added: Lane[] = [];
+    const added: (Lane | GroupMember)[] = [];
     for (const plugin of plugins) {
       seen.add(plugin.name);
       const settings = config.plugins.settings[plugin.name];
@@ -310,7 +320,7 @@ export class Engine {
    * known from their first read (narrowed reads are keyed by it), and one plugin slow to
    * load holds the others back only that long.
    */
-  #loadedTogether(lanes: readonly Lane[]): Promise<void> {
+  #loadedTogether(lanes: readonly (Lane | GroupMember)[]): Promise<void> {
     if (lanes.length < 2) return Promise.resolve();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const waited = new Promise<void>((resolve) => {
@@ -348,12 +358,23 @@ export class Engine {
     }
   }
 
-  #add(plugin: PluginFile): Lane {
+  #add(plugin: PluginFile): Lane | GroupMember {
     const { store, config } = this.#options;
     const cursor = store.cursor(plugin.name)!;
     this.#recover(cursor, plugin);
     const ignored = new Set(config.daemon.ignoreScriptUsers);
     const projects = config.plugins.settings[plugin.name]?.projects ?? null;
+    const key = this.#groupOf(plugin.name);
+    if (key !== null) {
+      const rank = this.#ranks.get(plugin.name) ?? this.#ranks.size;
+      const member = this.#group(key, ignored).member(plugin, {
+        cursor,
+        projects: projects ? new Set(projects) : null,
+        rank,
+      });
+      this.#lanes.set(plugin.name, member);
+      return member;
+    }
     const lane = new Lane(plugin, {
       cursor,
       pages: this.#pages,
@@ -381,6 +402,32 @@ export class Engine {
     return lane;
   }
 
+  /** The driver of an ordered group, made when its first member is added. */
+  #group(key: string, ignored: ReadonlySet<string>): OrderedGroup {
+    const { config, store } = this.#options;
+    let group = this.#groups.get(key);
+    if (group) return group;
+    group = new OrderedGroup(key, {
+      pages: this.#pages,
+      resolver: this.#resolver,
+      checkpoint: (options) => store.checkpoint(options),
+      startHost: this.#options.startHost,
+      exclude: (event) => isIgnored(event, ignored),
+      clock: this.#clock,
+      fetchIntervalMs: config.daemon.fetchIntervalMs,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+      connRetrySleepMs: config.daemon.connRetrySleepMs,
+      batchSize: config.daemon.maxEventBatchSize,
+      logger: this.#logger,
+      pluginLogger: (name) => getLogger(["sgevents", "plugin", name]),
+      once: this.#options.once ?? false,
+      signal: this.#abort.signal,
+      observer: this.#options.observer ?? noObserver,
+    });
+    this.#groups.set(key, group);
+    return group;
+  }
+
   /** The process died while this plugin was delivering: say so, and what happens now. */
   #recover(cursor: PluginCursor, plugin: PluginFile): void {
     const found = cursor.recoverFromCrash(plugin.hash);
@@ -397,7 +444,7 @@ export class Engine {
     }
   }
 
-  #start(lane: Lane, together: Promise<void>): void {
+  #start(lane: Lane | GroupMember, together: Promise<void>): void {
     const run = lane.start(together).catch((error) => {
       this.#logger.fatal("Plugin {plugin}'s lane failed: {error}", {
         plugin: lane.name,
@@ -407,7 +454,7 @@ export class Engine {
     this.#laneRuns.add(run);
   }
 
-  #remove(lane: Lane, why: string): void {
+  #remove(lane: Lane | GroupMember, why: string): void {
     this.#logger.info("Unloading plugin {plugin}: {why}; its state is kept", {
       plugin: lane.name,
       why,

@@ -5,7 +5,12 @@
  */
 import type { ShotGridClient } from "../shotgrid/client.ts";
 import { eventFields, type Filter, type ShotGridEvent } from "../shotgrid/types.ts";
-import { checkEventId, checkEventPage, checkLookedUp } from "./event_page.ts";
+import {
+  checkEventId,
+  checkEventPage,
+  checkLookedUp,
+  InvalidEventPageError,
+} from "./event_page.ts";
 import { narrowingFilters } from "./narrowing.ts";
 import type { EventSource, IdRange, NarrowRead } from "./types.ts";
 
@@ -44,6 +49,27 @@ export class ShotGridEventSource implements EventSource {
       signal,
     }) as ShotGridEvent[];
     return checkEventPage(events, after);
+  }
+
+  /** Events with `range.after < id <= range.upTo`, ascending, at most `limit`. */
+  async within(range: IdRange, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]> {
+    if (range.upTo <= range.after) return [];
+    const events = await this.#client.find("EventLogEntry", idFilters(range), eventFields, {
+      order: [{ field_name: "id", direction: "asc" }],
+      limit,
+      pageSize: limit,
+      signal,
+    }) as ShotGridEvent[];
+    const checked = checkEventPage(events, range.after);
+    const above = checked.find((event) => event.id > range.upTo);
+    if (above) {
+      throw new InvalidEventPageError(
+        `The site sent a page of events ${
+          range.after + 1
+        } to ${range.upTo} with id ${above.id} above it`,
+      );
+    }
+    return checked;
   }
 
   /** The events among `ids` that exist now. */

@@ -25,6 +25,15 @@ Deno.test("ShotGridEventSource over the simulator", async (t) => {
     assert.deepEqual(await source.byIds([], signal), []);
   });
 
+  await t.step("reads id ranges: within the bound, at most the limit", async () => {
+    const ids = async (after: number, upTo: number, limit: number) =>
+      (await source.within({ after, upTo }, limit, signal)).map((e) => e.id);
+    assert.deepEqual(await ids(100, 120, 50), range(101, 120));
+    assert.deepEqual(await ids(100, 200, 30), range(101, 130));
+    assert.deepEqual(await ids(3990, 5000, 50), range(3991, 4000));
+    assert.deepEqual(await ids(200, 200, 50), []);
+  });
+
   await t.step("narrows reads by type, wildcard and project", async () => {
     const all = [];
     for (let after = 0; after < 2000; after += 500) {

@@ -7,12 +7,15 @@
  * process the current one. A lane that lags (slow, paused, new with `start_at: oldest`)
  * asks for keys nobody else wants and so reads its own range, without stalling the
  * others. Memory is bounded by `capacity` pages, however far a lane lags. A narrowed
- * read (see narrowing.ts) is keyed by its narrowing and bound as well.
+ * read (see narrowing.ts) is keyed by its narrowing and bound as well. With `readAhead`
+ * above 1, a whole-page read that comes back full starts that many id ranges read at once
+ * instead of one prefetched page (see read_ahead.ts).
  *
  * @module
  */
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { type Clock, raceSignal, type Sleep } from "../util/abort.ts";
+import { ReadAhead } from "./read_ahead.ts";
 import type { EventSource, NarrowRead } from "./types.ts";
 
 /** One page of the event log. */
@@ -55,6 +58,15 @@ export interface PageSourceOptions {
   readonly exclude?: (event: ShotGridEvent) => boolean;
   /** Pages kept for lanes that ask again (default 16). */
   readonly capacity?: number;
+  /**
+   * Id ranges read at once while a lane is behind (`daemon.read_ahead`; default 1: one
+   * page after another, the next full one prefetched).
+   */
+  readonly readAhead?: number;
+  /** `daemon.backlog_timeout` (read-ahead passes only over settled gaps; default 5 min). */
+  readonly backlogTimeoutMs?: number;
+  /** Ids per read-ahead range (default `batchSize`). */
+  readonly readAheadSpan?: number;
 }
 
 interface Entry {
@@ -69,19 +81,40 @@ export class PageSource {
   #options: PageSourceOptions;
   #entries = new Map<string, Entry>();
   #requests = 0;
+  #readAhead: ReadAhead | null = null;
 
   /**
    * @param source Where events come from.
    * @param options Batch size, fetch wrapper, clock.
+   * @throws {RangeError} When `readAhead` is not a positive integer.
    */
   constructor(source: EventSource, options: PageSourceOptions) {
     this.#source = source;
     this.#options = options;
+    const depth = options.readAhead ?? 1;
+    if (!Number.isInteger(depth) || depth < 1) {
+      throw new RangeError(`Cannot read pages: readAhead "${depth}" is not a positive integer`);
+    }
+    if (depth > 1) {
+      this.#readAhead = new ReadAhead(source, {
+        batchSize: options.batchSize,
+        depth,
+        backlogTimeoutMs: options.backlogTimeoutMs ?? 300_000,
+        fetch: options.fetch,
+        clock: options.clock,
+        ...(options.readAheadSpan === undefined ? {} : { span: options.readAheadSpan }),
+      });
+    }
   }
 
   /** Requests made to the site so far (for tests and benchmarks). */
   get requests(): number {
-    return this.#requests;
+    return this.#requests + (this.#readAhead?.requests ?? 0);
+  }
+
+  /** The most read-ahead range requests in flight at once (0 without read-ahead). */
+  get maxReadAheadInFlight(): number {
+    return this.#readAhead?.maxInFlight ?? 0;
   }
 
   /**
@@ -101,13 +134,36 @@ export class PageSource {
   ): Promise<Page> {
     const fresh = this.#fresh(after, notBefore, narrow);
     if (fresh) return await raceSignal(fresh, signal);
+    if (this.#readAhead && !narrow) {
+      const ahead = await raceSignal(this.#readAhead.page(after), signal);
+      if (ahead) return this.#fromRanges(after, ahead.events, ahead.fetchedAt);
+    }
     const wait = notBefore - this.#options.clock();
     if (wait > 0) await this.#options.sleep(wait, signal);
     // Another lane may have started the same read while this one slept.
     const entry = this.#fresh(after, notBefore, narrow) ?? this.#start(after, narrow);
     const page = await raceSignal(entry, signal);
-    if (page.full) this.#prefetch(page.lastId, narrow);
+    if (page.full && this.#readAhead && !narrow) this.#readAhead.extend(page.lastId);
+    else if (page.full) this.#prefetch(page.lastId, narrow);
     return page;
+  }
+
+  /** A page of events handed out from read-ahead ranges (never empty). */
+  #fromRanges(after: number, events: readonly ShotGridEvent[], fetchedAt: number): Page {
+    const exclude = this.#options.exclude;
+    const lastId = events[events.length - 1]!.id;
+    // More ranges may follow: the lane reads on at once, and a walk that finds nothing
+    // (the head of the log) falls back to an ordinary page.
+    this.#readAhead!.extend(lastId);
+    return {
+      after,
+      events,
+      deliverable: exclude ? events.filter((event) => !exclude(event)) : events,
+      full: true,
+      narrowed: false,
+      lastId,
+      fetchedAt,
+    };
   }
 
   #fresh(after: number, notBefore: number, narrow?: NarrowRead): Promise<Page> | null {

@@ -57,6 +57,7 @@ export class MemoryLog implements EventSource {
     _signal?: AbortSignal,
     narrow?: NarrowRead,
   ): Promise<ShotGridEvent[]> {
+    this.beforeRead();
     this.requests++;
     if (narrow) this.narrowedReads.push([after, narrow.upTo]);
     const types = narrow?.narrowing.eventTypes;
@@ -67,6 +68,19 @@ export class MemoryLog implements EventSource {
         (!types || types.includes(e.event_type)) &&
         (!projects || projects.includes(e.project?.id ?? -1))
       )
+      .sort((a, b) => a.id - b.id);
+    return Promise.resolve(events.slice(0, limit));
+  }
+  /** The range reads made (read-ahead), as [after, upTo]. */
+  rangeReads: [number, number][] = [];
+  /** Called at the start of each page or range read (to commit events during a run). */
+  beforeRead: () => void = () => {};
+  within(range: IdRange, limit: number): Promise<ShotGridEvent[]> {
+    this.beforeRead();
+    this.requests++;
+    this.rangeReads.push([range.after, range.upTo]);
+    const events = [...this.#visible.values()]
+      .filter((e) => e.id > range.after && e.id <= range.upTo)
       .sort((a, b) => a.id - b.id);
     return Promise.resolve(events.slice(0, limit));
   }
@@ -189,6 +203,7 @@ export function testConfig(stateFile: string, daemon: Partial<Config["daemon"]> 
       statePassword: null,
       name: "default",
       leaseTimeoutMs: 10_000,
+      readAhead: 1,
       ...daemon,
     },
     plugins: {

@@ -27,6 +27,8 @@ export interface EventSource {
     signal: AbortSignal,
     narrow?: NarrowRead,
   ): Promise<ShotGridEvent[]>;
+  /** Events with `range.after < id <= range.upTo`, ascending, at most `limit` (read-ahead). */
+  within(range: IdRange, limit: number, signal: AbortSignal): Promise<ShotGridEvent[]>;
   /** The events among `ids` that exist now (any order). */
   byIds(ids: readonly number[], signal: AbortSignal): Promise<ShotGridEvent[]>;
   /** The newest event id, or null on an empty site. */

@@ -55,6 +55,11 @@ export interface FaultControllerOptions {
   readonly now?: () => number;
   /** Called by {@link FaultController.expireTokens}. */
   readonly onExpireTokens: () => void;
+  /**
+   * Latency of every request when no other is set, kept by `clear()` (a site's own speed,
+   * `sim --latency`); default 0.
+   */
+  readonly baseLatencyMs?: number;
 }
 
 /** Controls the faults of one simulator. */
@@ -62,7 +67,8 @@ export class FaultController {
   readonly #random: () => number;
   readonly #now: () => number;
   readonly #onExpireTokens: () => void;
-  #settings: FaultSettings = { ...defaults };
+  readonly #defaults: FaultSettings;
+  #settings: FaultSettings;
   #outageUntil = 0;
   #counted = 0;
   /** Number of faults injected, by kind. */
@@ -80,6 +86,12 @@ export class FaultController {
     this.#random = options.random;
     this.#now = options.now ?? Date.now;
     this.#onExpireTokens = options.onExpireTokens;
+    const base = options.baseLatencyMs ?? 0;
+    if (!(base >= 0 && Number.isFinite(base))) {
+      throw new RangeError(`Cannot set the simulator's latency: ${base} ms is not >= 0`);
+    }
+    this.#defaults = { ...defaults, latencyMs: base };
+    this.#settings = { ...this.#defaults };
   }
 
   /** The current settings. */
@@ -132,9 +144,9 @@ export class FaultController {
     this.#settings = next;
   }
 
-  /** Remove every fault, including an outage in progress. */
+  /** Remove every fault, including an outage in progress (the base latency stays). */
   clear(): void {
-    this.#settings = { ...defaults };
+    this.#settings = { ...this.#defaults };
     this.#outageUntil = 0;
     this.#counted = 0;
   }

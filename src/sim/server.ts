@@ -51,6 +51,8 @@ export interface SimulatorOptions {
   logScriptWrites?: boolean;
   /** Entity types with custom fields and entities (see `loadSchemaFile`); default built-in. */
   schema?: SimSchema;
+  /** Latency added to every ShotGrid request, ms (a real site's speed; default 0). */
+  latencyMs?: number;
   /** Do not print unexpected errors. */
   quiet?: boolean;
 }
@@ -170,6 +172,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults = new FaultController({
     random: seededRandom(seed ^ 0x5eed),
     onExpireTokens: () => auth.expireAll(),
+    ...(options.latencyMs === undefined ? {} : { baseLatencyMs: options.latencyMs }),
   });
   const stats = new SimStats();
   const routes = new ShotGridRoutes(store, auth);
