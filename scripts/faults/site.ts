@@ -140,7 +140,8 @@ export async function faultySite(options: FaultySiteOptions): Promise<Check[]> {
     checks.push(
       check(
         "faulty site: read failures were logged and retried",
-        /Cannot "?read events after id/.test(output),
+        // Whole pages ("read events after id N") and read-ahead ranges ("read events A to B").
+        /Cannot "?read events (after id \d+|\d+ to \d+)/.test(output),
         `${occurrences(output, "Cannot ")} "Cannot ..." lines, e.g. ${
           output.split("\n").find((line) => line.includes("Cannot "))?.slice(0, 200)
         }`,
