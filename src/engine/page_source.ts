@@ -82,6 +82,8 @@ export class PageSource {
   #entries = new Map<string, Entry>();
   #requests = 0;
   #readAhead: ReadAhead | null = null;
+  /** Pages handed out from read-ahead ranges, by the cursor they follow (bounded). */
+  #rangePages = new Map<number, Promise<Page | null>>();
 
   /**
    * @param source Where events come from.
@@ -135,8 +137,8 @@ export class PageSource {
     const fresh = this.#fresh(after, notBefore, narrow);
     if (fresh) return await raceSignal(fresh, signal);
     if (this.#readAhead && !narrow) {
-      const ahead = await raceSignal(this.#readAhead.page(after), signal);
-      if (ahead) return this.#fromRanges(after, ahead.events, ahead.fetchedAt);
+      const ahead = await raceSignal(this.#rangePage(after), signal);
+      if (ahead) return ahead;
     }
     const wait = notBefore - this.#options.clock();
     if (wait > 0) await this.#options.sleep(wait, signal);
@@ -146,6 +148,31 @@ export class PageSource {
     if (page.full && this.#readAhead && !narrow) this.#readAhead.extend(page.lastId);
     else if (page.full) this.#prefetch(page.lastId, narrow);
     return page;
+  }
+
+  /**
+   * The page after `after` from read-ahead ranges, or null. Lanes at the same cursor get
+   * the same Page object, as with whole pages: the plugin host sends a Worker each page
+   * (array) once for all its plugins, so a copy per lane would cost a copy per plugin.
+   */
+  #rangePage(after: number): Promise<Page | null> {
+    let pending = this.#rangePages.get(after);
+    if (pending) return pending;
+    pending = this.#readAhead!.page(after).then((ahead) =>
+      ahead ? this.#fromRanges(after, ahead.events, ahead.fetchedAt) : null
+    );
+    const forget = () => {
+      if (this.#rangePages.get(after) === pending) this.#rangePages.delete(after);
+    };
+    // Nothing read ahead there (or an abort): the next lane looks again.
+    pending.then((page) => page ?? forget(), forget);
+    this.#rangePages.set(after, pending);
+    const capacity = this.#options.capacity ?? 16;
+    for (const key of this.#rangePages.keys()) {
+      if (this.#rangePages.size <= capacity) break;
+      this.#rangePages.delete(key);
+    }
+    return pending;
   }
 
   /** A page of events handed out from read-ahead ranges (never empty). */
