@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { StateStore } from "../state/state_store.ts";
 import { Engine } from "./engine.ts";
 import { sendRequest } from "./control.ts";
-import { MemoryLog, once, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
+import { editState, MemoryLog, once, RecordingHost, runOnce, testConfig } from "./test_fakes.ts";
 import type { DeliveryReport, PluginFile } from "./types.ts";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import { readStateFile } from "../state/state_store.ts";
@@ -425,14 +425,7 @@ Deno.test("Engine delivers a replay one batch between two normal batches, cursor
     const first = new RecordingHost("p", "/p.ts", "1");
     await runOnce(config, log, new Map([["p", first]]));
     log.add(10);
-    {
-      await using store = await StateStore.open(file, {
-        site: config.shotgrid.url,
-        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
-      });
-      store.cursor("p")!.startReplay(3, 12);
-      await store.checkpoint();
-    }
+    await editState(config, (store) => store.cursor("p")!.startReplay(3, 12));
     const host = new RecordingHost("p", "/p.ts", "1");
     const store = await runOnce(config, log, new Map([["p", host]]));
     assert.deepEqual(host.seen, [
@@ -457,16 +450,7 @@ Deno.test("Engine pauses a plugin at a replayed event that fails, and the replay
     const log = new MemoryLog();
     log.add(10);
     await runOnce(config, log, new Map([["p", new RecordingHost("p", "/p.ts", "1")]]));
-    const open = () =>
-      StateStore.open(file, {
-        site: config.shotgrid.url,
-        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
-      });
-    {
-      await using store = await open();
-      store.cursor("p")!.startReplay(2, 6);
-      await store.checkpoint();
-    }
+    await editState(config, (store) => store.cursor("p")!.startReplay(2, 6));
     const failing = new RecordingHost("p", "/p.ts", "1");
     failing.failOn.add(4);
     const paused = await runOnce(config, log, new Map([["p", failing]]));
@@ -476,11 +460,7 @@ Deno.test("Engine pauses a plugin at a replayed event that fails, and the replay
     assert.deepEqual([state.paused?.eventId, state.paused?.inReplay], [4, true]);
     assert.equal(state.replay?.next, 4);
     assert.equal(state.cursor, 10);
-    {
-      await using store = await open();
-      store.cursor("p")!.resume();
-      await store.checkpoint();
-    }
+    await editState(config, (store) => store.cursor("p")!.resume());
     const fixed = new RecordingHost("p", "/p.ts", "1");
     const done = await runOnce(config, log, new Map([["p", fixed]]));
     assert.deepEqual(fixed.seen, [4, 5, 6]);
@@ -498,17 +478,12 @@ Deno.test("Engine delivers a replay batch the process died during one event at a
     const log = new MemoryLog();
     log.add(10);
     await runOnce(config, log, new Map([["p", new RecordingHost("p", "/p.ts", "1")]]));
-    {
-      await using store = await StateStore.open(file, {
-        site: config.shotgrid.url,
-        backlogTimeoutMs: config.daemon.backlogTimeoutMs,
-      });
+    await editState(config, (store) => {
       const cursor = store.cursor("p")!;
       cursor.startReplay(2, 9);
       // What a death during the replay's first batch leaves in the state file.
       cursor.beginDelivery(2, 6);
-      await store.checkpoint();
-    }
+    });
     const host = new BatchRecordingHost("p", "/p.ts", "1");
     const store = await runOnce(config, log, new Map([["p", host]]));
     assert.deepEqual(host.batches, [[2], [3], [4], [5], [6], [7, 8, 9]]);

@@ -265,6 +265,24 @@ export function virtualTime(start = Date.UTC(2026, 0, 1)): {
   };
 }
 
+/**
+ * Change a stopped daemon's state as a command would: open the store, change it, save.
+ *
+ * @param config The daemon's config (state file, site, backlog timeout).
+ * @param change What to do through the store's cursors.
+ */
+export async function editState(
+  config: Config,
+  change: (store: StateStore) => void,
+): Promise<void> {
+  await using store = await StateStore.open(config.daemon.stateFile, {
+    site: config.shotgrid.url,
+    backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+  });
+  change(store);
+  await store.checkpoint();
+}
+
 export async function runOnce(
   config: Config,
   log: MemoryLog,
