@@ -5,7 +5,11 @@
  */
 import { watchSignalsEarly } from "./src/cli/shutdown.ts";
 
-if (import.meta.main) {
+if (import.meta.main && Deno.args[0] === "__strip-types") {
+  // The plugin loader's type stripper (src/plugins/type_stripper.ts), a child of the daemon.
+  const { serve } = await import("./src/plugins/strip_main.ts");
+  await serve();
+} else if (import.meta.main) {
   // Before the rest of the program loads: a SIGTERM while the daemon starts is a clean stop.
   if (Deno.args[0] === "daemon") watchSignalsEarly();
   const { createProgram } = await import("./src/cli/app.ts");

@@ -12,6 +12,7 @@
  */
 import { basename, extname, join, resolve } from "node:path";
 import { hashPlugin } from "./loader.ts";
+import { typeStripper } from "./type_stripper.ts";
 
 /** A plugin file found in a plugin folder. */
 export interface PluginFile {
@@ -60,10 +61,15 @@ const testFilePattern = /[._]test\.[jt]s$/;
  * });
  * ```
  */
-export async function discoverPlugins(
+export function discoverPlugins(
   paths: readonly string[],
   options: DiscoverOptions = {},
 ): Promise<PluginFile[]> {
+  // Hashing reads each plugin's imports: one type stripper process for the whole scan.
+  return typeStripper.hold(() => discover(paths, options));
+}
+
+async function discover(paths: readonly string[], options: DiscoverOptions): Promise<PluginFile[]> {
   const report = options.onProblem ?? (() => {});
   const found: PluginFile[] = [];
   const seen = new Map<string, string>();

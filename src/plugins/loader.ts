@@ -8,7 +8,8 @@
  *
  * 1. read it and hash its bytes (SHA-256, `crypto.subtle`);
  * 2. strip TypeScript types with `amaro` (`strip-only`: types become spaces, so lines
- *    and columns in stack traces still match the file). TypeScript that needs a real
+ *    and columns in stack traces still match the file), in a child process that runs only
+ *    while plugins load (`type_stripper.ts` says why). TypeScript that needs a real
  *    transform (enums, namespaces, parameter properties) is rejected with the file and
  *    line; `import type` lines vanish;
  * 3. find its imports with `es-module-lexer`. Relative ones (`./`, `../`, absolute
@@ -30,11 +31,10 @@
  *
  * @module
  */
-import { transformSync } from "amaro";
-import { init as lexerReady, parse as lexImports } from "es-module-lexer";
 import { dirname, extname, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PluginLoadError } from "./errors.ts";
+import { typeStripper } from "./type_stripper.ts";
 
 /** A plugin ready to import. */
 export interface PluginBundle {
@@ -218,27 +218,35 @@ async function analyze(
   if (cached) return cached;
 
   const ext = extname(file).toLowerCase();
-  let code = decoder.decode(bytes);
-  if (typeScriptExtensions.has(ext)) {
-    code = stripTypes(entry, file, code);
-  } else if (!javaScriptExtensions.has(ext)) {
+  const typescript = typeScriptExtensions.has(ext);
+  if (!typescript && !javaScriptExtensions.has(ext)) {
     throw new PluginLoadError(
       `${label(entry, file)}: unsupported module type "${ext || "(none)"}" (use .ts, .js or .json)`,
       { file: entry, module: file },
     );
   }
-  await lexerReady;
-  let imports;
-  try {
-    [imports] = lexImports(code, file);
-  } catch (error) {
-    const index = (error as { idx?: number }).idx;
-    const line = typeof index === "number" ? lineAt(code, index) : undefined;
-    throw new PluginLoadError(
-      `${label(entry, file)}${line ? `:${line}` : ""}: cannot parse its imports: ${message(error)}`,
-      { file: entry, module: file, ...(line ? { line } : {}), cause: error },
-    );
+  const source = decoder.decode(bytes);
+  const answer = await typeStripper.prepare({ file, code: source, typescript });
+  if ("error" in answer) {
+    const { error } = answer;
+    const line = error.stage === "strip"
+      ? error.line
+      : error.index === undefined
+      ? undefined
+      : lineAt(source, error.index);
+    const hint = error.stage === "strip" && error.unsupported
+      ? " (plugins are loaded by stripping types only: replace enums with `as const` objects, namespaces with modules, parameter properties with fields)"
+      : "";
+    const what = error.stage === "lex"
+      ? `cannot parse its imports: ${error.message}`
+      : error.message;
+    throw new PluginLoadError(`${label(entry, file)}${line ? `:${line}` : ""}: ${what}${hint}`, {
+      file: entry,
+      module: file,
+      ...(line ? { line } : {}),
+    });
   }
+  const { code, imports } = answer;
   const deps: Dependency[] = [];
   const metas: Edit[] = [];
   for (const item of imports) {
@@ -263,22 +271,6 @@ async function analyze(
   if (analysisCache.size >= analysisCacheLimit) analysisCache.clear();
   analysisCache.set(key, analysis);
   return analysis;
-}
-
-function stripTypes(entry: string, file: string, code: string): string {
-  try {
-    return transformSync(code, { mode: "strip-only", filename: file }).code;
-  } catch (error) {
-    const details = error as { code?: string; message?: string; startLine?: number };
-    const line = details.startLine;
-    const hint = details.code === "UnsupportedSyntax"
-      ? " (plugins are loaded by stripping types only: replace enums with `as const` objects, namespaces with modules, parameter properties with fields)"
-      : "";
-    throw new PluginLoadError(
-      `${label(entry, file)}${line ? `:${line}` : ""}: ${details.message ?? message(error)}${hint}`,
-      { file: entry, module: file, ...(line ? { line } : {}), cause: error },
-    );
-  }
 }
 
 const metaPattern = /^\s*\.\s*(url|filename|dirname|resolve)\b/;
