@@ -9,20 +9,17 @@ import { getLogger } from "@logtape/logtape";
 import { prepareWritableFolders } from "../config/folders.ts";
 import type { Config } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
-import { DaemonMetrics } from "../http/metrics.ts";
-import { HttpServer } from "../http/server.ts";
-import { engineStatus } from "../http/status.ts";
+import type { DaemonMetrics } from "../http/metrics.ts";
+import type { HttpServer } from "../http/server.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import type { DeliveryHost, PluginFile } from "../engine/types.ts";
 import { setupLogging } from "../log/setup.ts";
-import { setPluginEmails } from "../log/email.ts";
+import { setPluginEmails } from "../log/plugin_emails.ts";
 import { discoverPlugins, type DiscoveryProblem } from "../plugins/discovery.ts";
 import { PluginHost } from "../plugins/host.ts";
 import { watchPlugins } from "../plugins/watcher.ts";
 import { WorkerPool } from "../plugins/worker_pool.ts";
 import { StateStore } from "../state/state_store.ts";
-import { GroupMetrics, runAsMember } from "./daemon_ha.ts";
-import { queueRequest } from "./state_change.ts";
 import type { OperatorRequest } from "../engine/operator_requests.ts";
 import { configOption, daemonClient, loadCommandConfig } from "./context.ts";
 import { earlySignal } from "./shutdown.ts";
@@ -96,16 +93,21 @@ export async function runDaemon(config: Config, options: RunDaemonOptions): Prom
     site: { url: config.shotgrid.url, proxy: config.shotgrid.proxy },
   });
   try {
-    // Without the http section nothing is counted (the engine's default observer).
-    const metrics = config.http ? new DaemonMetrics() : null;
+    // Without the http section nothing is counted (the engine's default observer), and
+    // hono and prom-client are never loaded.
+    const metrics = config.http ? new (await import("../http/metrics.ts")).DaemonMetrics() : null;
     if (config.daemon.stateUrl !== null) {
-      const groupMetrics = new GroupMetrics(config.daemon.name);
+      // Loaded only with a PostgreSQL state: a daemon on a state file never loads postgres.
+      const { runAsMember } = await import("./daemon_ha.ts");
+      const groupMetrics = metrics
+        ? new (await import("../http/group_metrics.ts")).GroupMetrics(config.daemon.name)
+        : null;
       await runAsMember(config, {
         signal: controller.signal,
         once: options.once,
         startHost: (plugin) => startHost(config, plugin, pool),
         run: (store, lead) => {
-          if (metrics) groupMetrics.lead(metrics, lead.lock);
+          if (metrics && groupMetrics) groupMetrics.lead(metrics, lead.lock);
           return runEngine(config, store, {
             signal: lead.signal,
             startHost: lead.startHost,
@@ -186,7 +188,7 @@ async function runEngine(
   });
   let running = false;
   await using _server = config.http && metrics
-    ? startServer(config, { engine, store, metrics, running: () => running })
+    ? await startServer(config, { engine, store, metrics, running: () => running })
     : null;
   running = true;
   try {
@@ -207,7 +209,7 @@ async function* planned(
   }
 }
 
-function startServer(
+async function startServer(
   config: Config,
   parts: {
     engine: Engine;
@@ -215,13 +217,19 @@ function startServer(
     metrics: DaemonMetrics;
     running: () => boolean;
   },
-): HttpServer {
+): Promise<HttpServer> {
+  const { HttpServer } = await import("../http/server.ts");
+  const { engineStatus } = await import("../http/status.ts");
+  // state_change.ts brings postgres, which only a PostgreSQL state needs.
+  const queueRequest = config.daemon.stateUrl === null
+    ? null
+    : (await import("./state_change.ts")).queueRequest;
   const server = HttpServer.start(config.http!, {
     status: engineStatus(parts.engine, { store: parts.store, running: parts.running }),
     metrics: parts.metrics,
     stateFile: config.daemon.stateFile,
     // With state_url the leader reads requests from the database, from any host.
-    ...(config.daemon.stateUrl === null ? {} : {
+    ...(queueRequest === null ? {} : {
       sendRequest: (request: OperatorRequest) => queueRequest(config, request),
     }),
     wake: () => parts.engine.wake(),

@@ -5,7 +5,6 @@
  * @module
  */
 import { Command } from "commander";
-import { migrate } from "../migrate/migrate.ts";
 
 /**
  * The `migrate` command.
@@ -42,6 +41,8 @@ Examples:
         dryRun?: boolean;
         force?: boolean;
       }) => {
+        // Loaded when run, not when the program is built: other commands (the daemon) skip it.
+        const { migrate } = await import("../migrate/migrate.ts");
         await migrate(options.conf, {
           out: options.out,
           dryRun: options.dryRun ?? false,

@@ -6,7 +6,6 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import { parseDuration } from "../config/duration.ts";
-import { loadSchemaFile, startSimulator } from "../sim/mod.ts";
 
 /** The parsed options of `sgevents sim`. */
 interface SimCommandOptions {
@@ -106,6 +105,8 @@ Examples:
   sgevents sim --preload 1000000 --latency 330ms`,
     )
     .action(async (options: SimCommandOptions) => {
+      // Loaded when run, not when the program is built: other commands (the daemon) skip it.
+      const { loadSchemaFile, startSimulator } = await import("../sim/mod.ts");
       const schema = options.schema === undefined
         ? undefined
         : await loadSchemaFile(options.schema);

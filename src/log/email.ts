@@ -1,7 +1,8 @@
 /**
  * Error mails: error-level records go by SMTP to the configured recipients plus, for a
- * plugin's records, the addresses the plugin gave with `reg.setEmails()`. Rate-limited;
- * sending never blocks logging and never throws into the caller.
+ * plugin's records, the addresses the plugin gave with `reg.setEmails()` (kept in
+ * `plugin_emails.ts`). Rate-limited; sending never blocks logging and never throws into the
+ * caller.
  *
  * @module
  */
@@ -11,34 +12,8 @@ import { getLogger, type LogRecord, type Sink } from "@logtape/logtape";
 import nodemailer from "nodemailer";
 import type { EmailConfig } from "../config/types.ts";
 import { getLineFormatter } from "./format.ts";
+import { recipientsFor } from "./plugin_emails.ts";
 import { redact, registerSecret } from "./redact.ts";
-
-const pluginEmails = new Map<string, readonly string[] | boolean>();
-
-/**
- * Sets who gets mail about one plugin's errors (the Python `reg.setEmails()`): a list adds
- * those addresses to `email.to`, `true` means `email.to` only (the default), `false` nobody.
- *
- * @param plugin The plugin's name.
- * @param recipients Extra addresses, or `true`/`false`.
- */
-export function setPluginEmails(plugin: string, recipients: readonly string[] | boolean): void {
-  pluginEmails.set(plugin, Array.isArray(recipients) ? [...recipients] : recipients);
-}
-
-/**
- * Who gets mail for a record in a category.
- *
- * @param category The record's category.
- * @param defaults `email.to`.
- * @returns The recipients (empty: no mail).
- */
-export function recipientsFor(category: readonly string[], defaults: readonly string[]): string[] {
-  const plugin = category[1] === "plugin" ? category[2] : undefined;
-  const extra = plugin === undefined ? true : pluginEmails.get(plugin) ?? true;
-  if (extra === false) return [];
-  return [...new Set([...defaults, ...(extra === true ? [] : extra)])];
-}
 
 /** Options of {@link getEmailSink}. */
 export interface EmailSinkOptions {

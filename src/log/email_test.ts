@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import type { EmailConfig, LoggingConfig } from "../config/types.ts";
-import { setPluginEmails } from "./email.ts";
+import { setPluginEmails } from "./plugin_emails.ts";
 import { setupLogging } from "./setup.ts";
 
 // Against a real SMTP server (smtp-server) on 127.0.0.1, port 0. LogTape is global, so the

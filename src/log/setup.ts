@@ -20,7 +20,6 @@ import {
   withFilter,
 } from "@logtape/logtape";
 import type { EmailConfig, LoggingConfig } from "../config/types.ts";
-import { getEmailSink } from "./email.ts";
 import { getJsonFormatter, getLineFormatter, getTimingFormatter } from "./format.ts";
 import { getCategoryFileSink } from "./plugin_sinks.ts";
 
@@ -83,6 +82,8 @@ export async function setupLogging(
   }
   let email: (Sink & AsyncDisposable) | undefined;
   if (options?.email?.enabled === true) {
+    // Loaded only when mail is enabled: a daemon without email never loads nodemailer.
+    const { getEmailSink } = await import("./email.ts");
     email = getEmailSink(options.email, {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       ...(options.emailTls === undefined ? {} : { tls: options.emailTls }),
