@@ -6,13 +6,8 @@
  * @module
  */
 import type { Config } from "../config/types.ts";
-import { isAbortError } from "../util/abort.ts";
 import { FileBackend } from "../state/file_backend.ts";
-import { groupMembers, LeaderLock } from "../state/leader.ts";
 import { StateLock, StateLockedError } from "../state/lock.ts";
-import { openPostgresBackend } from "../state/postgres_backend.ts";
-import { connect, safeUrl } from "../state/postgres_connection.ts";
-import { migrate } from "../state/postgres_schema.ts";
 import type { StateBackend } from "../state/state_backend.ts";
 import type { StateDocument } from "../state/state_file.ts";
 import { readStateFile } from "../state/state_store.ts";
@@ -43,21 +38,8 @@ export async function readState(config: Config): Promise<StateView> {
       daemon: await StateLock.holder(stateFile),
     };
   }
-  const sql = connect(stateUrl, { password: statePassword, applicationName: "sgevents reader" });
-  try {
-    await migrate(sql);
-    const backend = openPostgresBackend(stateUrl, { name, epoch: 0, password: statePassword });
-    const doc = await backend.load().finally(() => backend.close());
-    const rows = await groupMembers(sql, name);
-    return {
-      location: `${safeUrl(stateUrl)} (daemon "${name}")`,
-      doc,
-      daemon: rows.find((row) => row.leads)?.member ?? null,
-      standbys: rows.filter((row) => !row.leads).map((row) => row.member),
-    };
-  } finally {
-    await sql.end({ timeout: 1 });
-  }
+  const { readDatabaseState } = await import("./state_access_postgres.ts");
+  return await readDatabaseState(stateUrl, { name, password: statePassword });
 }
 
 /** A daemon runs the state: a command must hand its change to it. */
@@ -100,35 +82,6 @@ export async function withStateWriter<T>(
       await backend.close();
     }
   }
-  const busy = new AbortController();
-  let lock: LeaderLock;
-  try {
-    lock = await LeaderLock.acquire(stateUrl, {
-      name,
-      password: statePassword,
-      leaseTimeoutMs,
-      signal: busy.signal,
-      member: `sgevents state command pid ${Deno.pid} on ${Deno.hostname()}`,
-      onStandby: () => busy.abort(),
-    });
-  } catch (error) {
-    if (busy.signal.aborted || isAbortError(error)) {
-      throw new StateBusyError(`${safeUrl(stateUrl)} (daemon "${name}")`);
-    }
-    throw error;
-  }
-  try {
-    const backend = openPostgresBackend(stateUrl, {
-      name,
-      epoch: lock.epoch,
-      password: statePassword,
-    });
-    try {
-      return await fn(backend);
-    } finally {
-      await backend.close();
-    }
-  } finally {
-    await lock.release();
-  }
+  const { withDatabaseWriter } = await import("./state_access_postgres.ts");
+  return await withDatabaseWriter(stateUrl, { name, password: statePassword, leaseTimeoutMs }, fn);
 }

@@ -16,8 +16,6 @@ import {
 } from "../engine/operator_requests.ts";
 import { ShotGridEventSource } from "../engine/event_source.ts";
 import { StateLock } from "../state/lock.ts";
-import { sendDatabaseRequest } from "../state/postgres_backend.ts";
-import { connect } from "../state/postgres_connection.ts";
 import { StateStore } from "../state/state_store.ts";
 import { sleep } from "../util/abort.ts";
 import { daemonClient } from "./context.ts";
@@ -149,12 +147,8 @@ async function applyNow(
 export async function queueRequest(config: Config, request: OperatorRequest): Promise<void> {
   const { stateUrl, stateFile, name, statePassword } = config.daemon;
   if (stateUrl === null) return await sendRequest(stateFile, request);
-  const sql = connect(stateUrl, { password: statePassword, applicationName: "sgevents request" });
-  try {
-    await sendDatabaseRequest(sql, { name, request });
-  } finally {
-    await sql.end({ timeout: 1 });
-  }
+  const { queueDatabaseRequest } = await import("./state_access_postgres.ts");
+  await queueDatabaseRequest(stateUrl, { name, password: statePassword }, request);
 }
 
 function pluginNames(known: Iterable<string>, wanted: readonly string[] | "all"): string[] {

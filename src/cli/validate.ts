@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { safeUrl } from "../state/postgres_connection.ts";
+import { safeUrl } from "../state/safe_url.ts";
 import { Command } from "commander";
 import { ConfigError } from "../config/errors.ts";
 import { pluginFolderProblems } from "../config/folders.ts";

@@ -11,7 +11,8 @@ import { parseRequest } from "../engine/control.ts";
 import type { Malformed } from "../engine/control.ts";
 import type { OperatorRequest } from "../engine/operator_requests.ts";
 import { StateSaveError } from "./save_error.ts";
-import { connect, safeUrl, type Sql } from "./postgres_connection.ts";
+import { connect, type Sql } from "./postgres_connection.ts";
+import { safeUrl } from "./safe_url.ts";
 import type { PendingRequests, StateBackend } from "./state_backend.ts";
 import { parseState, type PluginState, type StateDocument, StateFileError } from "./state_file.ts";
 

@@ -43,16 +43,3 @@ export function connect(url: string, options: ConnectOptions): Sql {
     connection: { application_name: options.applicationName },
   });
 }
-
-/**
- * The URL without its password, for messages and `state show`.
- *
- * @param url A `postgres://` URL.
- * @returns `postgres://user@host:port/database`.
- */
-export function safeUrl(url: string): string {
-  const parsed = new URL(url);
-  parsed.password = "";
-  parsed.search = "";
-  return parsed.toString();
-}

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { safeUrl, type Sql } from "./postgres_connection.ts";
+import type { Sql } from "./postgres_connection.ts";
+import { safeUrl } from "./safe_url.ts";
 import { StateFileError } from "./state_file.ts";
 
 /** The schema version this build writes. */
