@@ -11,8 +11,10 @@
  *
  * Heap: Deno's `Worker` takes no heap limit (no `resourceLimits` as Node's worker_threads
  * has; its `deno` option holds only `permissions`). V8 flags are the one cap and apply to
- * every isolate of the process alike (the daemon runs with `--max-semi-space-size=1`);
- * an `--max-old-space-size` there would cap each Worker and the main isolate the same.
+ * every isolate of the process alike: the daemon runs with `--max-semi-space-size=1` and
+ * `--max-old-space-size=768`, which caps each Worker and the main isolate the same. A
+ * plugin that outgrows it ends the process (V8 has no per-isolate out-of-memory recovery);
+ * the restarted daemon pauses it at that event (the in-flight mark, state/cursor.ts).
  *
  * @module
  */
