@@ -32,10 +32,13 @@ async function moduleGraph(root: string): Promise<ModuleGraph> {
 }
 
 /**
- * The npm packages the root reaches, each with the chain of modules that imports it.
- * Type-only imports are not followed (they are erased); dynamic ones only when asked.
+ * Every module the root reaches, each with the module that first imports it. Type-only
+ * imports are not followed (they are erased); dynamic ones only when asked.
  */
-function npmPackages(graph: ModuleGraph, options: { dynamic: boolean }): Map<string, string[]> {
+function reachedModules(
+  graph: ModuleGraph,
+  options: { dynamic: boolean },
+): Map<string, string | null> {
   const resolve = (specifier: string) => {
     while (specifier in graph.redirects) specifier = graph.redirects[specifier]!;
     return specifier;
@@ -55,15 +58,25 @@ function npmPackages(graph: ModuleGraph, options: { dynamic: boolean }): Map<str
       queue.push(resolved);
     }
   }
+  return importer;
+}
+
+function chainTo(importer: Map<string, string | null>, specifier: string): string[] {
+  const chain: string[] = [];
+  for (let at: string | null = specifier; at !== null; at = importer.get(at) ?? null) {
+    chain.push(at.replace(repo.href, ""));
+  }
+  return chain;
+}
+
+/** The npm packages the root reaches, each with the chain of modules that imports it. */
+function npmPackages(graph: ModuleGraph, options: { dynamic: boolean }): Map<string, string[]> {
+  const importer = reachedModules(graph, options);
   const packages = new Map<string, string[]>();
   for (const specifier of importer.keys()) {
     const name = specifier.match(/^npm:\/?((?:@[^/@]+\/)?[^/@]+)/)?.[1];
     if (name === undefined || packages.has(name)) continue;
-    const chain: string[] = [];
-    for (let at: string | null = specifier; at !== null; at = importer.get(at) ?? null) {
-      chain.push(at.replace(repo.href, ""));
-    }
-    packages.set(name, chain);
+    packages.set(name, chainTo(importer, specifier));
   }
   return packages;
 }
@@ -97,4 +110,14 @@ Deno.test("The sgevents program's static import graph leaves out http, PostgreSQ
       "es-module-lexer",
     ]);
   }
+});
+
+Deno.test("A plugin Worker's static import graph has no node: module and no npm package", async () => {
+  // Either starts Deno's Node compatibility layer in every Worker isolate (node:path alone
+  // cost 2.7 MiB per bare Worker); a plugin's own imports are its business.
+  const graph = await moduleGraph("src/plugins/worker_main.ts");
+  const importer = reachedModules(graph, { dynamic: false });
+  const reached = [...importer.keys()].filter((s) => s.startsWith("node:") || s.startsWith("npm:"))
+    .map((s) => chainTo(importer, s).join(" <- "));
+  assert.deepEqual(reached, []);
 });

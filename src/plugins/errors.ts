@@ -4,8 +4,6 @@
  *
  * @module
  */
-import { basename } from "node:path";
-
 /** Options of {@link PluginLoadError}. */
 export interface PluginLoadErrorOptions {
   /** The plugin's entry file (absolute). */
@@ -37,7 +35,7 @@ export class PluginLoadError extends Error {
    * @param options The plugin file, the module and line at fault, the cause.
    */
   constructor(reason: string, options: PluginLoadErrorOptions) {
-    super(`Cannot load plugin "${basename(options.file)}": ${reason}`, { cause: options.cause });
+    super(`Cannot load plugin "${fileName(options.file)}": ${reason}`, { cause: options.cause });
     this.file = options.file;
     this.module = options.module ?? options.file;
     this.line = options.line ?? null;
@@ -62,4 +60,17 @@ export function describeError(error: unknown): { error: string; stack: string | 
     text = String(error);
   }
   return { error: `Non-error thrown: ${text}`, stack: null };
+}
+
+/**
+ * The last part of a path. By hand, not `node:path`: this module runs in every plugin
+ * Worker, and a `node:` import there starts Deno's Node compatibility layer in that
+ * isolate (measured: 2.7 MiB per bare Worker, 1-2 MiB less idle RSS for the daemon with
+ * 10 plugins on two Workers).
+ */
+function fileName(path: string): string {
+  const cut = Deno.build.os === "windows"
+    ? Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"))
+    : path.lastIndexOf("/");
+  return path.slice(cut + 1);
 }
