@@ -6,7 +6,15 @@ import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { parse } from "yaml";
 import { startSimulator } from "../src/sim/mod.ts";
-import { eventually, readIds, recorderPlugin, root, spawnSgevents, tempDir } from "./helpers.ts";
+import {
+  daemonV8Flags,
+  eventually,
+  readIds,
+  recorderPlugin,
+  root,
+  spawnSgevents,
+  tempDir,
+} from "./helpers.ts";
 
 const deploy = join(root, "deploy");
 const read = (name: string) => Deno.readTextFileSync(join(deploy, name));
@@ -26,6 +34,20 @@ function unitValues(text: string): Map<string, string> {
   }
   return values;
 }
+
+Deno.test("Every way of running the daemon uses the V8 flags the tests and benchmarks use", () => {
+  // The flags live in six places that JSON and a Dockerfile cannot share; this keeps them one.
+  const [flags] = daemonV8Flags;
+  const tasks = JSON.parse(Deno.readTextFileSync(join(root, "deno.json"))).tasks;
+  for (const name of ["daemon", "demo", "sgevents", "compile"]) {
+    const v8 = String(tasks[name]).split(" ").filter((arg) => arg.startsWith("--v8-flags="));
+    assert.deepEqual(v8, [flags], `deno.json task "${name}"`);
+  }
+  const entrypoint = /^ENTRYPOINT (.*)$/m.exec(read("Dockerfile"))?.[1];
+  assert.ok(entrypoint, "the Dockerfile has an ENTRYPOINT");
+  const v8 = (JSON.parse(entrypoint) as string[]).filter((arg) => arg.startsWith("--v8-flags="));
+  assert.deepEqual(v8, [flags], "the Dockerfile's ENTRYPOINT");
+});
 
 Deno.test("deploy/: the config, the systemd unit and the Dockerfile use the same absolute paths", () => {
   const config = parse(read("config.yaml")) as DeployConfig;
