@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PluginHost, type PluginHostOptions } from "./host.ts";
 import { event, hostOptions, LogCapture, tempDir, writeFiles } from "./test_helpers.ts";
-import { WorkerPool } from "./worker_pool.ts";
+import { defaultWorkers, WorkerPool } from "./worker_pool.ts";
 
 const site = { url: "http://127.0.0.1:9", proxy: null };
 
@@ -53,8 +53,18 @@ Deno.test("WorkerPool.place() is round-robin over at most `workers` Workers, in 
   const quarantined = pool.quarantine("p2", "it looped");
   assert.deepEqual([quarantined.name, quarantined.quarantined], ["plugin p2", "it looped"]);
   assert.throws(() => new WorkerPool({ workers: 0, site }), RangeError);
-  assert.ok(new WorkerPool({ site }).workers >= 1, "default: the number of cores");
+  assert.equal(
+    new WorkerPool({ site }).workers,
+    defaultWorkers(navigator.hardwareConcurrency),
+    "default: from the cores",
+  );
   pool.close();
+});
+
+Deno.test("by default one core is left to the main thread, and there is always a Worker", () => {
+  assert.deepEqual([1, 2, 3, 4, 8, 64].map(defaultWorkers), [1, 1, 2, 3, 7, 63]);
+  assert.equal(defaultWorkers(0), 1, "hardwareConcurrency unknown");
+  assert.equal(defaultWorkers(Number.NaN), 1);
 });
 
 Deno.test("WorkerPool places plugins round-robin in processing order, alone when isolated or given permissions", async () => {
