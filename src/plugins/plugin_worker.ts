@@ -28,6 +28,7 @@ import type { WorkerPermissions } from "./permissions.ts";
 import {
   type CallbackInfo,
   controlBlock,
+  ended,
   type FailedEvent,
   type HostMessage,
   packIndices,
@@ -163,8 +164,11 @@ export class PluginWorker {
   readonly quarantined: string | null;
   readonly #permissions: WorkerPermissions;
   readonly #log: Logger;
-  /** `[tenant + 1 whose code runs now, heartbeat]`, written by the Worker. */
-  readonly #busy = new Int32Array(new SharedArrayBuffer(8));
+  /**
+   * `[tenant + 1 whose code runs now, heartbeat]`, written by the Worker; a new one for each
+   * isolate, so that one given up while still running cannot write into its successor's.
+   */
+  #busy = new Int32Array(new SharedArrayBuffer(8));
   #heart: ReturnType<typeof setInterval> | undefined;
   readonly #stuckFloorMs: number;
   readonly #seats = new Map<number, Seat>();
@@ -269,7 +273,7 @@ export class PluginWorker {
       ...(permissions === "inherit" ? {} : { deno: { permissions } }),
     });
     this.#worker = worker;
-    Atomics.store(this.#busy, 0, 0);
+    this.#busy = new Int32Array(new SharedArrayBuffer(8));
     worker.onmessage = (event: MessageEvent<WorkerMessage>) => {
       if (this.#worker === worker) this.#onMessage(event.data);
     };
@@ -342,6 +346,9 @@ export class PluginWorker {
   end(ending: Ending): void {
     if (!this.#worker) return;
     const seats = [...this.#seats.entries()];
+    // First: a thread that is slow rather than stuck runs on after terminate(), and must
+    // start no callback past where its plugins are now taken to be (see slot.stop).
+    for (const [, seat] of seats) seat.giveUp();
     const snapshots = seats.map(([, seat]) => seat.snapshot());
     // Unknown cause (a crash, `Deno.exit` after an await): the one plugin whose callback
     // was running, if only one was; in a Worker of its own, its plugin.
@@ -417,7 +424,8 @@ export class Seat {
   /** Who runs here. */
   readonly owner: SeatOwner;
   readonly #settings: PluginHostOptions;
-  readonly #control = controlBlock();
+  /** Shared with the isolate running the plugin; a new one for each isolate. */
+  #control = controlBlock();
   #worker: PluginWorker;
   #tenant: number;
   #loaded = false;
@@ -584,6 +592,14 @@ export class Seat {
     this.#pending?.resolve({ kind: "closed", done });
   }
 
+  /**
+   * @internal The isolate is being given up: it must start no further callback, and the
+   * next one gets a control block of its own.
+   */
+  giveUp(): void {
+    Atomics.store(this.#control.ints, slot.stop, ended);
+  }
+
   /** @internal Where the plugin is, from the control block. */
   snapshot(): WorkerSnapshot {
     const { ints } = this.#control;
@@ -602,6 +618,7 @@ export class Seat {
    */
   ended(ending: Ending, blamed: boolean, snapshot: WorkerSnapshot): boolean {
     this.#loaded = false;
+    this.#control = controlBlock();
     const collateral = !blamed && ending.blame !== null;
     if (this.#loadWaiter) {
       this.#loadWaiter(

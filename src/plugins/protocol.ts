@@ -23,7 +23,12 @@ export type { FailedEvent };
 
 /** Slots of the shared `Int32Array`. */
 export const slot = {
-  /** Host sets 1: finish the event in flight, then end the batch. */
+  /**
+   * Host sets 1: finish the event in flight, then end the batch. Host sets {@link ended}
+   * when it has given the Worker up: start no further callback (Deno's `terminate()` does
+   * not stop a thread running synchronous code, so a slow Worker ended as hung runs on
+   * until its code yields; it must not run the events its plugins are restarted at).
+   */
   stop: 0,
   /** Worker: events of the current batch finished. */
   done: 1,
@@ -43,6 +48,9 @@ export const slot = {
    */
   next: 7,
 } as const;
+
+/** The {@link slot.stop} value of a control block whose Worker was given up. */
+export const ended = 2;
 
 const int32Slots = 8;
 

@@ -466,3 +466,35 @@ Deno.test("PluginHost.start() fails a plugin that registers no callback", async 
     pool.close();
   }
 });
+
+Deno.test("PluginHost: a long run of short synchronous callbacks in a shared Worker is not taken for a stuck thread", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, {
+    // 60 ms of synchronous work per event, well within its timeout: 40 events leave the
+    // Worker's event loop no turn, so its timer no heartbeat, for 2.4 s.
+    "busy.ts": `
+      import type { Registrar } from "${new URL("./mod.ts", import.meta.url).href}";
+      export function registerCallbacks(reg: Registrar): void {
+        reg.registerCallback("script", "key", function onEvent() {
+          const until = performance.now() + 60;
+          while (performance.now() < until) { /* work */ }
+        }, null, {}, true);
+      }`,
+  });
+  const pool = new WorkerPool({ workers: 1, site, stuckFloorMs: 1000 });
+  try {
+    const start = starter(dir.path, pool);
+    await using busy = await start("busy", { callbackTimeoutMs: 300, graceMs: 100 });
+    const many = Array.from({ length: 40 }, (_, i) => event(i + 1));
+    assert.deepEqual(await busy.deliver(many), {
+      done: 40,
+      skipped: [],
+      paused: null,
+      stopped: false,
+    });
+    assert.equal(busy.quarantined, null);
+    assert.equal(busy.placement, "worker 1");
+  } finally {
+    pool.close();
+  }
+});

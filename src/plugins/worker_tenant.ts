@@ -16,6 +16,7 @@ import type { CallbackContext, PluginLogger } from "./mod.ts";
 import {
   type Control,
   controlBlock,
+  ended,
   type FailedEvent,
   type Resume,
   slot,
@@ -170,7 +171,7 @@ export class Tenant {
     Atomics.store(ints, slot.cpuMs, 0);
     betweenEvents(ints);
     batch: for (; index < events.length; index++) {
-      if (Atomics.load(ints, slot.stop) === 1) {
+      if (Atomics.load(ints, slot.stop) !== 0) {
         stopped = true;
         partial = index === 0 ? resume : null;
         break;
@@ -182,7 +183,7 @@ export class Tenant {
       for (let c = first; c < registrations.length; c++) {
         const registration = registrations[c]!;
         if (!single && !registration.matches(event)) continue;
-        if (this.#shutdown.signal.aborted) {
+        if (this.#shutdown.signal.aborted || Atomics.load(ints, slot.stop) === ended) {
           stopped = true;
           partial = c === first && resumeHere ? resumeHere : fresh(c);
           break batch;
@@ -283,7 +284,7 @@ export class Tenant {
     for (;;) {
       if (attempt > maxAttempts) return failed(attempt - 1);
       if (attempt > 1) {
-        if (Atomics.load(ints, slot.stop) === 1) return stopped();
+        if (Atomics.load(ints, slot.stop) !== 0) return stopped();
         try {
           await sleep(backoffDelay(attempt - 1, backoff), this.#stopWaker.signal);
         } catch {

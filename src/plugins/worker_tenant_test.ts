@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { controlBlock, ended, slot, type WorkerMessage } from "./protocol.ts";
+import { event } from "./test_helpers.ts";
+import { Tenant } from "./worker_tenant.ts";
+
+/** A tenant in this thread, as worker_main.ts makes one, with what it posts. */
+async function tenantWith(callbackBody: string) {
+  const control = controlBlock();
+  const posted: WorkerMessage[] = [];
+  const source = `
+    export function registerCallbacks(reg) {
+      reg.registerCallback("script", "key", function onEvent(sg, logger, event) {
+        ${callbackBody}
+      }, null, {}, true);
+    }`;
+  const url = `data:text/javascript,${encodeURIComponent(source)}`;
+  const tenant = new Tenant(0, {
+    plugin: "p",
+    fileName: "p.ts",
+    url,
+    modules: [],
+    shotgrid: { url: "http://127.0.0.1:9", proxy: null, useSessionUuid: false, timeoutMs: 1000 },
+    callbackTimeoutMs: 1000,
+    retries: 0,
+    backoff: {},
+    control: control.buffer,
+  }, {
+    logger: { info() {}, warning() {}, error() {}, debug() {} } as never,
+    scope: {
+      post: (message) => posted.push(message),
+      describe: (error) => ({ error: String(error), stack: null }),
+      running: () => {},
+    },
+  });
+  await tenant.load(url);
+  assert.equal(posted.shift()?.kind, "loaded");
+  return { tenant, control, posted };
+}
+
+Deno.test("Tenant runs no callback once its host has given the Worker up, even mid-batch", async () => {
+  const { tenant, control, posted } = await tenantWith(`
+    globalThis.seen.push(event.id);
+    // The host gives the Worker up while this callback runs (a timeout on a thread that
+    // is slow, not stuck): Deno's terminate() lets the synchronous batch run on.
+    if (event.id === 2) Atomics.store(globalThis.ints, ${slot.stop}, ${ended});
+  `);
+  const scope = globalThis as unknown as { seen: number[]; ints: Int32Array };
+  scope.seen = [];
+  scope.ints = control.ints;
+  await tenant.deliver(1, [1, 2, 3, 4, 5].map((id) => event(id)), { resume: null, timing: false });
+  assert.deepEqual(scope.seen, [1, 2], "events 3 to 5 are the next Worker's");
+  const done = posted.find((m) => m.kind === "done");
+  assert.ok(done && done.kind === "done");
+  assert.equal(done.done, 2);
+  assert.equal(done.stopped, true);
+});
