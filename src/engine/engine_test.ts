@@ -528,3 +528,58 @@ Deno.test("Engine records a plugin's quarantine in its state, for state show and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Engine saves a lane's progress durably, once per page while behind: the next page's in-flight mark carries it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const log = new MemoryLog();
+    log.add(500);
+    const config = testConfig(`${dir}/state.json`);
+    const store = await StateStore.open(config.daemon.stateFile, {
+      site: config.shotgrid.url,
+      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
+    });
+    // Every save, with the plugin's cursor as it is written.
+    const saves: { durable: boolean; position: number; inFlight: boolean }[] = [];
+    const checkpoint = store.checkpoint.bind(store);
+    store.checkpoint = (options = {}) => {
+      const cursor = store.cursor("a");
+      if (cursor) {
+        saves.push({
+          durable: options.durable ?? true,
+          position: cursor.position,
+          inFlight: cursor.view.inFlight !== null,
+        });
+      }
+      return checkpoint(options);
+    };
+    const a = new RecordingHost("a", "/a.ts", "1");
+    const engine = new Engine({
+      config,
+      source: log,
+      store,
+      startHost: () => Promise.resolve(a),
+      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }]),
+      once: true,
+    });
+    await engine.run(new AbortController().signal);
+    await store.close();
+    assert.deepEqual(a.seen, Array.from({ length: 500 }, (_, i) => i + 1));
+    // Progress is never left to a save that is not fsynced.
+    let durableAt = saves[0]?.position ?? 0;
+    for (const save of saves) {
+      if (save.position !== durableAt) {
+        assert.ok(save.durable, `progress to ${save.position} saved without fsync`);
+      }
+      if (save.durable) durableAt = save.position;
+    }
+    // 10 pages of 50: a mark before each and a save after each would be 20, plus the
+    // first save, the empty page at the head and the stop; the marks carry them.
+    const marks = saves.filter((s) => s.inFlight).length;
+    assert.equal(marks, 10);
+    assert.ok(saves.length <= marks + 4, `${saves.length} saves for 10 pages`);
+    assert.equal((await readStateFile(config.daemon.stateFile))?.plugins.get("a")?.cursor, 500);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -89,6 +89,8 @@ export class Lane {
   /** A replay batch may go before the next normal batch. */
   #replayTurn = true;
   #nextBacklogCheck = 0;
+  /** A page's progress awaits the next in-flight mark, to be saved durably with it. */
+  #owesDurableSave = false;
   #run: Promise<void> | null = null;
   #loaded: Promise<void> | null = null;
 
@@ -303,10 +305,19 @@ export class Lane {
       return "more";
     }
     this.#replayTurn = true;
-    const page = await this.#reader.next(cursor.position, this.#waitSignal());
-    await this.#deliverPage(host, page);
+    let page = await this.#reader.next(cursor.position, this.#waitSignal());
+    for (;;) {
+      await this.#deliverPage(host, page);
+      this.#reader.handled(page);
+      const next = this.#mayChain(host) ? await this.#readyPage(cursor.position) : null;
+      if (!next) break;
+      // The next page is here already, so its in-flight mark is written at once: that one
+      // write (made durable) carries this page's progress too, instead of a save of its own.
+      this.#owesDurableSave = true;
+      page = next;
+    }
     await this.#options.checkpoint();
-    this.#reader.handled(page);
+    this.#owesDurableSave = false;
     if (!this.#options.once || !this.caughtUp || cursor.position !== page.lastId) return "more";
     // Caught up in `once` mode: one last look for waiting ids that have committed meanwhile.
     if (cursor.backlogSize > 0 && !this.#finalDrain) {
@@ -315,6 +326,30 @@ export class Lane {
       return "more";
     }
     return cursor.replay ? "more" : "done";
+  }
+
+  /**
+   * Whether the lane would go straight on to its next page (nothing else is due first), so
+   * that page's in-flight mark may carry this page's save.
+   */
+  #mayChain(host: DeliveryHost): boolean {
+    const cursor = this.#cursor;
+    return !this.#stopping && !this.#options.signal.aborted && !this.#commands.pending &&
+      this.#host === host && host.status !== "failed" && cursor.status === "active" &&
+      !this.caughtUp && cursor.replay === null &&
+      !(cursor.backlogSize > 0 && this.#options.clock() >= this.#nextBacklogCheck);
+  }
+
+  /**
+   * The next page if it has been read already (prefetched, read ahead or read for another
+   * lane), else null: it is then asked for again, and waited for, after this page's save.
+   */
+  async #readyPage(position: number): Promise<Page | null> {
+    const pending = this.#reader.next(position, this.#waitSignal());
+    pending.catch(() => {});
+    // A page already read resolves within microtasks; one still to read, after a macrotask.
+    const later = new Promise<null>((resolve) => setTimeout(() => resolve(null), 0));
+    return await Promise.race([pending, later]).catch(() => null);
   }
 
   /** Events less those of projects the plugin is not limited to. */
@@ -369,8 +404,10 @@ export class Lane {
       return { done: 0, skipped: [], paused: null, stopped: true };
     }
     this.#cursor.beginDelivery(events[0]!.id, events[events.length - 1]!.id);
-    // Not fsynced: the mark only has to outlive the process, not the machine.
-    await this.#options.checkpoint({ durable: false });
+    // Not fsynced: the mark only has to outlive the process, not the machine; unless it
+    // also carries the previous page's progress (see #step).
+    await this.#options.checkpoint({ durable: this.#owesDurableSave });
+    this.#owesDurableSave = false;
     this.#delivering = true;
     try {
       const started = performance.now();
