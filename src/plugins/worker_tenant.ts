@@ -392,8 +392,13 @@ export class Tenant {
     const index = Atomics.load(ints, slot.callback);
     const timeoutMs = registration.timeoutMs ?? this.settings.callbackTimeoutMs;
     // Marked in the first reaction to the callback's own promise: a co-tenant's code that
-    // runs later and ends the Worker finds this callback finished.
-    const marked = Promise.resolve(result).then(() => Atomics.store(ints, slot.next, index + 1));
+    // runs later and ends the Worker finds this callback finished. Not once the attempt is
+    // over (timed out): its promise settling later, during another event, must not mark
+    // that event's callbacks done.
+    let live = true;
+    const marked = Promise.resolve(result).then(() => {
+      if (live) Atomics.store(ints, slot.next, index + 1);
+    });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -408,6 +413,7 @@ export class Tenant {
     try {
       await Promise.race([marked, timeout]);
     } finally {
+      live = false;
       clearTimeout(timer);
       Atomics.store(ints, slot.running, 0);
       ctx.dispose();

@@ -4,14 +4,19 @@ import { event } from "./test_helpers.ts";
 import { Tenant } from "./worker_tenant.ts";
 
 /** A tenant in this thread, as worker_main.ts makes one, with what it posts. */
-async function tenantWith(callbackBody: string) {
+async function tenantWith(
+  callbackBody: string,
+  options: { async?: boolean; stopOnError?: boolean; callbackTimeoutMs?: number } = {},
+) {
   const control = controlBlock();
   const posted: WorkerMessage[] = [];
   const source = `
     export function registerCallbacks(reg) {
-      reg.registerCallback("script", "key", function onEvent(sg, logger, event) {
+      reg.registerCallback("script", "key", ${
+    options.async ? "async " : ""
+  }function onEvent(sg, logger, event) {
         ${callbackBody}
-      }, null, {}, true);
+      }, null, {}, ${options.stopOnError ?? true});
     }`;
   const url = `data:text/javascript,${encodeURIComponent(source)}`;
   const tenant = new Tenant(0, {
@@ -20,7 +25,7 @@ async function tenantWith(callbackBody: string) {
     url,
     modules: [],
     shotgrid: { url: "http://127.0.0.1:9", proxy: null, useSessionUuid: false, timeoutMs: 1000 },
-    callbackTimeoutMs: 1000,
+    callbackTimeoutMs: options.callbackTimeoutMs ?? 1000,
     retries: 0,
     backoff: {},
     control: control.buffer,
@@ -53,4 +58,22 @@ Deno.test("Tenant runs no callback once its host has given the Worker up, even m
   assert.ok(done && done.kind === "done");
   assert.equal(done.done, 2);
   assert.equal(done.stopped, true);
+});
+
+Deno.test("Tenant: a timed-out callback settling later does not mark another event's callback done", async () => {
+  const { tenant, control } = await tenantWith(
+    `
+    if (event.id === 1) return new Promise((resolve) => { globalThis.late = resolve; });
+    // Event 1's attempt timed out; it settles now, while this callback runs on event 2.
+    globalThis.late();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    globalThis.nextDuring = Atomics.load(globalThis.ints, ${slot.next});
+  `,
+    { async: true, stopOnError: false, callbackTimeoutMs: 50 },
+  );
+  const scope = globalThis as unknown as { ints: Int32Array; nextDuring?: number };
+  scope.ints = control.ints;
+  await tenant.deliver(1, [event(1), event(2)], { resume: null, timing: false });
+  // Were the Worker ended now (a co-tenant's crash), event 2 must resume at this callback.
+  assert.equal(scope.nextDuring, 0);
 });
