@@ -535,35 +535,23 @@ Deno.test("Engine saves a lane's progress durably, once per page while behind: t
     const log = new MemoryLog();
     log.add(500);
     const config = testConfig(`${dir}/state.json`);
-    const store = await StateStore.open(config.daemon.stateFile, {
-      site: config.shotgrid.url,
-      backlogTimeoutMs: config.daemon.backlogTimeoutMs,
-    });
+    const a = new RecordingHost("a", "/a.ts", "1");
     // Every save, with the plugin's cursor as it is written.
     const saves: { durable: boolean; position: number; inFlight: boolean }[] = [];
-    const checkpoint = store.checkpoint.bind(store);
-    store.checkpoint = (options = {}) => {
-      const cursor = store.cursor("a");
-      if (cursor) {
-        saves.push({
-          durable: options.durable ?? true,
-          position: cursor.position,
-          inFlight: cursor.view.inFlight !== null,
-        });
-      }
-      return checkpoint(options);
-    };
-    const a = new RecordingHost("a", "/a.ts", "1");
-    const engine = new Engine({
-      config,
-      source: log,
-      store,
-      startHost: () => Promise.resolve(a),
-      plugins: once([{ name: "a", file: "/a.ts", hash: "1" }]),
-      once: true,
+    await runOnce(config, log, new Map([["a", a]]), undefined, (store) => {
+      const checkpoint = store.checkpoint.bind(store);
+      store.checkpoint = (options = {}) => {
+        const cursor = store.cursor("a");
+        if (cursor) {
+          saves.push({
+            durable: options.durable ?? true,
+            position: cursor.position,
+            inFlight: cursor.view.inFlight !== null,
+          });
+        }
+        return checkpoint(options);
+      };
     });
-    await engine.run(new AbortController().signal);
-    await store.close();
     assert.deepEqual(a.seen, Array.from({ length: 500 }, (_, i) => i + 1));
     // Progress is never left to a save that is not fsynced.
     let durableAt = saves[0]?.position ?? 0;

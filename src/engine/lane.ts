@@ -292,7 +292,7 @@ export class Lane {
       await this.#idle();
       return "more";
     }
-    if (cursor.backlogSize > 0 && this.#options.clock() >= this.#nextBacklogCheck) {
+    if (this.#backlogDue()) {
       this.#nextBacklogCheck = this.#options.clock() + this.#options.fetchIntervalMs;
       await this.#drainBacklog(host);
       await this.#options.checkpoint();
@@ -336,8 +336,12 @@ export class Lane {
     const cursor = this.#cursor;
     return !this.#stopping && !this.#options.signal.aborted && !this.#commands.pending &&
       this.#host === host && host.status !== "failed" && cursor.status === "active" &&
-      !this.caughtUp && cursor.replay === null &&
-      !(cursor.backlogSize > 0 && this.#options.clock() >= this.#nextBacklogCheck);
+      !this.caughtUp && cursor.replay === null && !this.#backlogDue();
+  }
+
+  /** Whether the backlog is to be looked at before the next page. */
+  #backlogDue(): boolean {
+    return this.#cursor.backlogSize > 0 && this.#options.clock() >= this.#nextBacklogCheck;
   }
 
   /**

@@ -288,12 +288,15 @@ export async function runOnce(
   log: MemoryLog,
   hosts: Map<string, RecordingHost>,
   time?: { clock: () => number; sleep: (ms: number, signal?: AbortSignal) => Promise<void> },
+  /** Sees the store before the engine starts (to watch its saves). */
+  watch?: (store: StateStore) => void,
 ): Promise<StateStore> {
   const store = await StateStore.open(config.daemon.stateFile, {
     site: config.shotgrid.url,
     backlogTimeoutMs: config.daemon.backlogTimeoutMs,
     ...(time ? { clock: time.clock } : {}),
   });
+  watch?.(store);
   const plugins: PluginFile[] = [...hosts.values()].map((h) => ({
     name: h.name,
     file: h.file,
