@@ -89,7 +89,7 @@ export interface PluginsConfig {
   readonly retries: number;
   /** Fallback rescan for shares where file watching misses changes. */
   readonly rescanIntervalMs: number;
-  /** Shared plugin Workers at most; null/absent: one per core but one (see worker_pool.ts). */
+  /** Shared plugin Workers at most; null/absent: one per 16 plugins, at most one per core (see worker_pool.ts). */
   readonly workers?: number | null;
   readonly settings: Readonly<Record<string, PluginSettings>>;
   /**

@@ -5,7 +5,8 @@
  * Placement is deterministic: plugins are taken in processing order (the order discovery
  * lists them: path order, then file name) the first time they are seen, and the k-th
  * shared plugin goes to pool Worker `k mod workers` (round-robin). A plugin keeps its
- * place across reloads. So with 2 Workers and plugins a, b, c in that order, a and c share
+ * place across reloads. Unless `plugins.workers` is set, the pool's size is fixed when its
+ * first plugin is placed, from the plugins found at start (see {@link defaultWorkers}). So with 2 Workers and plugins a, b, c in that order, a and c share
  * `worker 1` and b has `worker 2`. Isolates are started only for Workers with plugins, so
  * there are never more than plugins.
  *
@@ -23,7 +24,10 @@ import { PluginWorker } from "./plugin_worker.ts";
 
 /** Options of {@link WorkerPool}. */
 export interface WorkerPoolOptions {
-  /** Shared Workers at most (default: {@link defaultWorkers} of the machine's cores). */
+  /**
+   * Shared Workers at most. Default: {@link defaultWorkers} for the machine's cores and the
+   * plugins planned when the first shared Worker is placed (the ones found at start).
+   */
   readonly workers?: number;
   /** Where `sg` connects (a plugin with permissions may reach it). */
   readonly site: { readonly url: string; readonly proxy: string | null };
@@ -47,29 +51,37 @@ export interface PlacementRequest {
 }
 
 /**
- * How many shared Workers a daemon runs when `plugins.workers` is not set: one per core
- * but one, which the main thread needs (it reads, parses, matches and hands on every page
- * and saves every plugin's cursor), and at least one. Jest sizes its workers the same way.
+ * Plugins per shared Worker before the default pool grows a second: measured side by side
+ * on 2 cores (AMD EPYC, 2026-12-03, 40,000 events, plugins that append a line per event,
+ * alternating runs of `plugins.workers: 1` and `2`, medians):
  *
- * Measured side by side on 2 cores (AMD EPYC, 2026-12-03, 40,000 events, plugins that
- * write a line per event, 4 alternating runs): with 10 plugins, 1 Worker gave 9,500-12,700
- * events/s in 136 MiB and 5.2-5.9 CPU s, 2 Workers 9,500-11,800 events/s in 155 MiB and
- * 5.6-6.2 CPU s: a second Worker on two cores mostly competes with the main thread. With 50
- * such plugins, the one Worker's thread is busy most of the run, and 2 Workers were faster
- * (4,776 against 4,387 and 4,408 against 3,347 events/s, in two runs) for 25 MiB more: CPU-bound
- * plugins on a small machine may want `plugins.workers` set to the cores.
+ * | plugins | 1 Worker: ev/s, CPU s, MiB | 2 Workers: ev/s, CPU s, MiB |
+ * |---|---|---|
+ * | 10 | 21,784, 3.17, 138 | 19,387, 3.53, 159 |
+ * | 20 | 13,405, 5.15, 141 | 14,887, 5.02, 161 |
+ * | 30 | 9,416, 6.91, 146 | 11,380, 6.58, 166 |
+ * | 50 | 5,718, 11.29, 147 | 7,693, 9.92, 171 |
+ *
+ * A Worker's fixed costs (its isolate, parsing and freezing each page it is sent, a thread
+ * beside the main one) pay for themselves once it has more than 10-20 plugins' work to do.
+ */
+export const pluginsPerWorker = 16;
+
+/**
+ * How many shared Workers a daemon runs when `plugins.workers` is not set: one per
+ * {@link pluginsPerWorker} plugins, at least one, at most one per core.
  *
  * @param cores The machine's cores (`navigator.hardwareConcurrency`).
+ * @param plugins The plugins found at start.
  * @returns The number of shared Workers.
  */
-export function defaultWorkers(cores: number): number {
-  return Math.max(1, Math.floor(cores || 1) - 1);
+export function defaultWorkers(cores: number, plugins: number): number {
+  const most = Math.max(1, Math.floor(cores || 1));
+  return Math.min(most, Math.max(1, Math.ceil(plugins / pluginsPerWorker)));
 }
 
 /** The pool of Workers of one daemon. */
 export class WorkerPool {
-  /** Shared Workers at most. */
-  readonly workers: number;
   /** CPU budget per event in a shared Worker, in ms. */
   readonly cpuBudgetMs: number;
   readonly #site: { readonly url: string; readonly proxy: string | null };
@@ -78,6 +90,8 @@ export class WorkerPool {
   readonly #shared: (PluginWorker | undefined)[] = [];
   readonly #own = new Set<PluginWorker>();
   #seen = 0;
+  /** Set when configured, else when the first shared Worker is placed. */
+  #workers: number | null;
 
   /**
    * An empty pool (Workers start with their first plugin).
@@ -86,16 +100,21 @@ export class WorkerPool {
    * @throws {RangeError} When `workers` is not a positive integer.
    */
   constructor(options: WorkerPoolOptions) {
-    const workers = options.workers ?? defaultWorkers(navigator.hardwareConcurrency);
-    if (!Number.isInteger(workers) || workers < 1) {
+    const workers = options.workers ?? null;
+    if (workers !== null && (!Number.isInteger(workers) || workers < 1)) {
       throw new RangeError(
         `Cannot create a worker pool of "${workers}" workers: expected a positive integer`,
       );
     }
-    this.workers = workers;
+    this.#workers = workers;
     this.cpuBudgetMs = options.cpuBudgetMs ?? 1000;
     this.#site = options.site;
     this.#stuckFloorMs = options.stuckFloorMs;
+  }
+
+  /** Shared Workers at most: fixed once the first shared Worker is placed. */
+  get workers(): number {
+    return this.#workers ?? defaultWorkers(navigator.hardwareConcurrency, this.#seen);
   }
 
   /**
@@ -119,7 +138,8 @@ export class WorkerPool {
       return this.#ownWorker(plugin, { permissions: request.permissions ?? null });
     }
     this.plan([plugin]);
-    const slot = this.#order.get(plugin)! % this.workers;
+    this.#workers ??= this.workers;
+    const slot = this.#order.get(plugin)! % this.#workers;
     let worker = this.#shared[slot];
     if (!worker) {
       worker = new PluginWorker(`worker ${slot + 1}`, {

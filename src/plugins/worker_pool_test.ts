@@ -53,18 +53,44 @@ Deno.test("WorkerPool.place() is round-robin over at most `workers` Workers, in 
   const quarantined = pool.quarantine("p2", "it looped");
   assert.deepEqual([quarantined.name, quarantined.quarantined], ["plugin p2", "it looped"]);
   assert.throws(() => new WorkerPool({ workers: 0, site }), RangeError);
-  assert.equal(
-    new WorkerPool({ site }).workers,
-    defaultWorkers(navigator.hardwareConcurrency),
-    "default: from the cores",
-  );
   pool.close();
 });
 
-Deno.test("by default one core is left to the main thread, and there is always a Worker", () => {
-  assert.deepEqual([1, 2, 3, 4, 8, 64].map(defaultWorkers), [1, 1, 2, 3, 7, 63]);
-  assert.equal(defaultWorkers(0), 1, "hardwareConcurrency unknown");
-  assert.equal(defaultWorkers(Number.NaN), 1);
+Deno.test("by default a pool has a Worker per 16 plugins found at start, at most one per core", () => {
+  const cores = navigator.hardwareConcurrency;
+  assert.equal(new WorkerPool({ site }).workers, 1, "nothing planned yet");
+  const pool = new WorkerPool({ site });
+  const found = Array.from({ length: 40 }, (_, i) => `p${i}`);
+  pool.plan(found);
+  assert.equal(pool.workers, defaultWorkers(cores, 40));
+  const used = new Set(found.map((name) => pool.place(name).name));
+  assert.equal(used.size, Math.min(cores, 3), "40 plugins: 3 Workers, or one per core");
+  pool.plan(Array.from({ length: 100 }, (_, i) => `late${i}`));
+  assert.equal(pool.workers, defaultWorkers(cores, 40), "fixed once plugins are placed");
+  pool.close();
+});
+
+Deno.test("defaultWorkers() grows by one Worker per 16 plugins up to the cores, and is never 0", () => {
+  assert.deepEqual([0, 1, 10, 16, 17, 32, 33, 50].map((n) => defaultWorkers(2, n)), [
+    1,
+    1,
+    1,
+    1,
+    2,
+    2,
+    2,
+    2,
+  ]);
+  assert.deepEqual([1, 16, 17, 50, 100, 1000].map((n) => defaultWorkers(8, n)), [
+    1,
+    1,
+    2,
+    4,
+    7,
+    8,
+  ]);
+  assert.equal(defaultWorkers(0, 50), 1, "hardwareConcurrency unknown");
+  assert.equal(defaultWorkers(Number.NaN, 50), 1);
 });
 
 Deno.test("WorkerPool places plugins round-robin in processing order, alone when isolated or given permissions", async () => {
