@@ -3,7 +3,7 @@
  * no-op plugins that count what they see. Prints a table and writes `bench/results.json`.
  *
  * Usage: deno task bench [--quick] [--scale 0.1]
- *                        [--only throughput,recording,catchup,narrowing,readahead,slow,latency,gaps]
+ *                        [--only throughput,recording,catchup,narrowing,readahead,slow,latency,gaps,callback]
  *                        [--read-ahead 1,4,8] [--runs 3] [--profile <dir>] [--out bench/results.json]
  *
  * `--quick` scales every size down by 10 (about a minute); the full run takes 5-10 minutes.
@@ -23,6 +23,7 @@ import { readAheadCatchUp } from "./bench/read_ahead.ts";
 import { summarizeProfiles } from "./bench/profile.ts";
 import { slowPlugin, throughput, type ThroughputResult } from "./bench/throughput.ts";
 import { recordingRun } from "./bench/recording.ts";
+import { callbackCost } from "./bench/callback.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -194,6 +195,21 @@ if (wanted("latency")) {
     ]);
   }
   results.latency = list;
+}
+
+if (wanted("callback")) {
+  const batches = Math.max(20, Math.round(2000 * scale));
+  log(`callback cost: ${batches} batches of 500 events x 5 rounds, one tenant in this thread`);
+  const r = await callbackCost({ rounds: 5, batches });
+  results.callbackCost = r;
+  rows.push([
+    r.scenario,
+    `${r.median} ns/callback`,
+    `rounds ${r.nsPerCallback.join(", ")} ns`,
+    `${r.callbacks} callbacks`,
+    "",
+    "",
+  ]);
 }
 
 if (wanted("gaps")) {

@@ -81,7 +81,7 @@ export interface WorkerSnapshot {
   /** Events of the batch finished. */
   readonly done: number;
   readonly callbackIndex: number;
-  /** The attempt running, or the last failed one while waiting to retry; -1 with no callback. */
+  /** The attempt running, or the last failed one while waiting to retry; only with a callback. */
   readonly attempt: number;
   /** Whether that attempt was running (not waiting to retry). */
   readonly running: boolean;

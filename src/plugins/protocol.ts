@@ -36,7 +36,10 @@ export const slot = {
   running: 2,
   /** Worker: index of the callback running or waiting to retry; -1 between events. */
   callback: 3,
-  /** Worker: attempt number running (1-based); -1 between events. */
+  /**
+   * Worker: attempt number running (1-based), or the last failed one while waiting to
+   * retry. Meaningful only while {@link slot.callback} is not -1: written before it.
+   */
   attempt: 4,
   /** Worker: timeout of the attempt running, in ms. */
   timeoutMs: 5,
