@@ -181,7 +181,8 @@ export class Tenant {
       const event = events[index]!;
       const resumeHere = index === 0 ? resume : null;
       const first = resumeHere?.callbackIndex ?? 0;
-      Atomics.store(ints, slot.next, first);
+      // After the first event, the last one's end left it at 0, where the next one starts.
+      if (index === 0) Atomics.store(ints, slot.next, first);
       for (let c = first; c < registrations.length; c++) {
         const registration = registrations[c]!;
         if (!single && !registration.matches(event)) continue;
