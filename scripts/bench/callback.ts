@@ -6,9 +6,7 @@
  *
  * @module
  */
-import { controlBlock } from "../../src/plugins/protocol.ts";
-import { event } from "../../src/plugins/test_helpers.ts";
-import { Tenant } from "../../src/plugins/worker_tenant.ts";
+import { event, inThreadTenant } from "../../src/plugins/test_helpers.ts";
 
 /** Nanoseconds per callback, per round (the first rounds include the JIT's warm-up). */
 export interface CallbackCostResult {
@@ -27,37 +25,20 @@ export interface CallbackCostResult {
 export async function callbackCost(
   options: { rounds: number; batches: number },
 ): Promise<CallbackCostResult> {
-  const control = controlBlock();
   const busy = new Int32Array(new SharedArrayBuffer(8));
   const source = `export function registerCallbacks(reg) {
     reg.registerCallback("s", "k", function onEvent(sg, logger, event) {
       globalThis.sum = (globalThis.sum | 0) + event.id;
     }, null, {}, true);
   }`;
-  const url = `data:text/javascript,${encodeURIComponent(source)}`;
-  const tenant = new Tenant(0, {
-    plugin: "bench",
-    fileName: "bench.ts",
-    url,
-    modules: [],
-    shotgrid: { url: "http://127.0.0.1:9", proxy: null, useSessionUuid: false, timeoutMs: 1000 },
-    callbackTimeoutMs: 1000,
-    retries: 0,
-    backoff: {},
-    control: control.buffer,
-  }, {
-    logger: { info() {}, warning() {}, error() {}, debug() {} } as never,
-    scope: {
-      post: () => {},
-      describe: (error) => ({ error: String(error), stack: null }),
-      // As worker_main.ts does: who runs now, and a heartbeat per callback returned.
-      running: (tenant) => {
-        Atomics.store(busy, 0, tenant === null ? 0 : tenant + 1);
-        if (tenant === null) Atomics.add(busy, 1, 1);
-      },
+  const { tenant } = await inThreadTenant(`data:text/javascript,${encodeURIComponent(source)}`, {
+    post: () => {},
+    // As worker_main.ts does: who runs now, and a heartbeat per callback returned.
+    running: (tenant) => {
+      Atomics.store(busy, 0, tenant === null ? 0 : tenant + 1);
+      if (tenant === null) Atomics.add(busy, 1, 1);
     },
   });
-  await tenant.load(url);
   const events = Array.from({ length: 500 }, (_, i) => Object.freeze(event(i + 1)));
   const nsPerCallback: number[] = [];
   for (let round = 0; round < options.rounds; round++) {

@@ -8,6 +8,8 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { join } from "node:path";
 import type { ShotGridEvent } from "../shotgrid/types.ts";
 import type { PluginHostOptions } from "./host.ts";
+import { type Control, controlBlock } from "./protocol.ts";
+import { Tenant, type TenantScope } from "./worker_tenant.ts";
 
 /** A temp folder removed on dispose. */
 export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
@@ -113,4 +115,43 @@ export class LogCapture implements AsyncDisposable {
 /** A record's message with its values filled in. */
 export function render(record: LogRecord): string {
   return record.message.map((part) => typeof part === "string" ? part : String(part)).join("");
+}
+
+/**
+ * A plugin's tenant in this thread, as worker_main.ts makes one in a Worker: the module at
+ * `url` loaded and registered, its control block, and the Worker services given.
+ *
+ * @param url The plugin module (a data: URL).
+ * @param options The callback timeout and the Worker's services (`describe` defaults to `String`).
+ * @returns The loaded tenant and its control block.
+ */
+export async function inThreadTenant(
+  url: string,
+  options: {
+    callbackTimeoutMs?: number;
+    post: TenantScope["post"];
+    running: TenantScope["running"];
+  },
+): Promise<{ tenant: Tenant; control: Control }> {
+  const control = controlBlock();
+  const tenant = new Tenant(0, {
+    plugin: "p",
+    fileName: "p.ts",
+    url,
+    modules: [],
+    shotgrid: { url: "http://127.0.0.1:9", proxy: null, useSessionUuid: false, timeoutMs: 1000 },
+    callbackTimeoutMs: options.callbackTimeoutMs ?? 1000,
+    retries: 0,
+    backoff: {},
+    control: control.buffer,
+  }, {
+    logger: { info() {}, warning() {}, error() {}, debug() {} } as never,
+    scope: {
+      post: options.post,
+      describe: (error) => ({ error: String(error), stack: null }),
+      running: options.running,
+    },
+  });
+  await tenant.load(url);
+  return { tenant, control };
 }

@@ -6,8 +6,9 @@
  * lists them: path order, then file name) the first time they are seen, and the k-th
  * shared plugin goes to pool Worker `k mod workers` (round-robin). A plugin keeps its
  * place across reloads. Unless `plugins.workers` is set, the pool's size is fixed when its
- * first plugin is placed, from the plugins found at start (see {@link defaultWorkers}). So with 2 Workers and plugins a, b, c in that order, a and c share
- * `worker 1` and b has `worker 2`. Isolates are started only for Workers with plugins, so
+ * first plugin is placed, from the plugins found at start (see {@link defaultWorkers}).
+ * So with 2 Workers and plugins a, b, c in that order, a and c share `worker 1` and b has
+ * `worker 2`. Isolates are started only for Workers with plugins, so
  * there are never more than plugins.
  *
  * A plugin gets a Worker of its own (`plugin <name>`) when configured `isolate: true`,

@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
-import { controlBlock, ended, slot, type WorkerMessage } from "./protocol.ts";
-import { event } from "./test_helpers.ts";
-import { Tenant } from "./worker_tenant.ts";
+import { ended, slot, type WorkerMessage } from "./protocol.ts";
+import { event, inThreadTenant } from "./test_helpers.ts";
 
 /** A tenant in this thread, as worker_main.ts makes one, with what it posts. */
 async function tenantWith(
   callbackBody: string,
   options: { async?: boolean; stopOnError?: boolean; callbackTimeoutMs?: number } = {},
 ) {
-  const control = controlBlock();
   const posted: WorkerMessage[] = [];
   const source = `
     export function registerCallbacks(reg) {
@@ -19,25 +17,13 @@ async function tenantWith(
       }, null, {}, ${options.stopOnError ?? true});
     }`;
   const url = `data:text/javascript,${encodeURIComponent(source)}`;
-  const tenant = new Tenant(0, {
-    plugin: "p",
-    fileName: "p.ts",
-    url,
-    modules: [],
-    shotgrid: { url: "http://127.0.0.1:9", proxy: null, useSessionUuid: false, timeoutMs: 1000 },
-    callbackTimeoutMs: options.callbackTimeoutMs ?? 1000,
-    retries: 0,
-    backoff: {},
-    control: control.buffer,
-  }, {
-    logger: { info() {}, warning() {}, error() {}, debug() {} } as never,
-    scope: {
-      post: (message) => posted.push(message),
-      describe: (error) => ({ error: String(error), stack: null }),
-      running: () => {},
-    },
+  const { tenant, control } = await inThreadTenant(url, {
+    ...(options.callbackTimeoutMs !== undefined
+      ? { callbackTimeoutMs: options.callbackTimeoutMs }
+      : {}),
+    post: (message) => posted.push(message),
+    running: () => {},
   });
-  await tenant.load(url);
   assert.equal(posted.shift()?.kind, "loaded");
   return { tenant, control, posted };
 }
